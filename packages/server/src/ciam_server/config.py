@@ -1,0 +1,95 @@
+"""Server configuration from ``CIAM_``-prefixed environment variables (or a ``.env`` file)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ciam_server.domain.passwords import Argon2Parameters
+from ciam_server.domain.send_otp import OtpSettings
+
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class Mode(StrEnum):
+    DEV = "dev"
+    PRODUCTION = "production"
+
+
+class Delivery(StrEnum):
+    OUTBOX = "outbox"
+
+
+class ConfigurationError(Exception):
+    """The configuration cannot run; the message says what to change."""
+
+
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class Settings(BaseSettings):
+    """Every setting, with its default. Each is read from ``CIAM_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="CIAM_", env_file=".env", extra="ignore")
+
+    mode: Mode = Mode.DEV
+    database_url: str = "sqlite+aiosqlite:///./ciam.db"
+    delivery: Delivery = Delivery.OUTBOX
+    outbox_path: Path = Path("outbox.jsonl")
+    secret_key: SecretStr | None = None
+
+    otp_code_ttl: PositiveInt = 300
+    otp_token_ttl: PositiveInt = 600
+    otp_max_attempts: PositiveInt = 5
+
+    password_history: PositiveInt = 4
+    password_min_length: PositiveInt = 8
+    password_max_length: PositiveInt = 128
+
+    argon2_time_cost: PositiveInt = 3
+    argon2_memory_kib: Annotated[int, Field(ge=8)] = 64 * 1024
+    argon2_parallelism: PositiveInt = 4
+    argon2_pool_size: PositiveInt | None = None
+
+    max_body_size: PositiveInt = 16 * 1024
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.otp_code_ttl > self.otp_token_ttl:
+            raise ValueError("CIAM_OTP_CODE_TTL must not exceed CIAM_OTP_TOKEN_TTL")
+        if self.password_min_length > self.password_max_length:
+            raise ValueError("CIAM_PASSWORD_MIN_LENGTH must not exceed CIAM_PASSWORD_MAX_LENGTH")
+        return self
+
+    def check_startable(self) -> None:
+        """Refuse a configuration that must not serve traffic."""
+        if self.mode is Mode.PRODUCTION and self.secret_key is None:
+            raise ConfigurationError(
+                "CIAM_SECRET_KEY is required in production mode: set it to a random value of "
+                f"at least {MIN_SECRET_KEY_LENGTH} characters, the same on every instance."
+            )
+        if self.secret_key is not None and len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigurationError(
+                f"CIAM_SECRET_KEY must have at least {MIN_SECRET_KEY_LENGTH} characters."
+            )
+
+    @property
+    def otp(self) -> OtpSettings:
+        return OtpSettings(
+            code_ttl=timedelta(seconds=self.otp_code_ttl),
+            token_ttl=timedelta(seconds=self.otp_token_ttl),
+            max_attempts=self.otp_max_attempts,
+        )
+
+    @property
+    def argon2(self) -> Argon2Parameters:
+        return Argon2Parameters(
+            time_cost=self.argon2_time_cost,
+            memory_cost_kib=self.argon2_memory_kib,
+            parallelism=self.argon2_parallelism,
+        )

@@ -1,0 +1,1 @@
+"""Ways of delivering codes and notices to users."""

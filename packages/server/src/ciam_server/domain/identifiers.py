@@ -1,0 +1,69 @@
+"""Validation and normalization of the identifiers a code is sent to.
+
+A challenge and a user are matched on the normalized form, so ``Alice@Example.COM`` and
+``alice@example.com`` name the same account, as do ``13800138000`` and ``+8613800138000``.
+"""
+
+from __future__ import annotations
+
+import email_validator
+import phonenumbers
+
+from ciam_server.domain.errors import FlowError
+from ciam_server.domain.models import Channel
+from ciam_shared import ErrorCode
+
+MAX_EMAIL_LENGTH = 254  # RFC 5321 path limit less the angle brackets
+MAX_PHONE_LENGTH = 32
+
+_MAINLAND_CHINA_MOBILE_DIGITS = 11
+
+
+def normalize_email(raw: str) -> str:
+    """The address with its domain in IDNA-normalized form and the whole of it case-folded.
+
+    Local parts are case-folded too: RFC 5321 allows case-sensitive mailboxes, but no mail
+    provider a reset flow meets uses them, and people do not type their address the same way
+    twice.
+    """
+    if len(raw) > MAX_EMAIL_LENGTH:
+        raise FlowError(ErrorCode.MALFORMED_EMAIL, "The email address is too long.")
+    try:
+        checked = email_validator.validate_email(raw, check_deliverability=False)
+    except email_validator.EmailNotValidError:
+        raise FlowError(ErrorCode.MALFORMED_EMAIL, "The email address is not valid.") from None
+    return checked.normalized.casefold()
+
+
+def normalize_phone_number(raw: str) -> str:
+    """The number in E.164 form.
+
+    A number in international form (``+`` and country code) is accepted for any country; a bare
+    11-digit number starting with ``1`` is read as a mainland-China mobile number (+86), as the
+    contract's API family accepts.
+    """
+    text = raw.strip()
+    if len(text) > MAX_PHONE_LENGTH:
+        raise FlowError(ErrorCode.MALFORMED_PHONE_NUMBER, "The phone number is too long.")
+    if text.startswith("+"):
+        region = None
+    elif text.isdigit() and len(text) == _MAINLAND_CHINA_MOBILE_DIGITS and text[0] == "1":
+        region = "CN"
+    else:
+        raise FlowError(
+            ErrorCode.MALFORMED_PHONE_NUMBER,
+            "The phone number must be in international form (+ and country code) "
+            "or an 11-digit mainland-China mobile number.",
+        )
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise FlowError(ErrorCode.MALFORMED_PHONE_NUMBER, "The phone number is not valid.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize(channel: Channel, raw: str) -> str:
+    """The normalized identifier for ``channel``."""
+    return normalize_email(raw) if channel is Channel.EMAIL else normalize_phone_number(raw)

@@ -1,0 +1,189 @@
+"""``/reset_user_password``: set a new password for the holder of a valid one-time code.
+
+The checks run cheapest first, and proof of possession of the code comes before any expensive
+work, so a caller without the code can never make the server run argon2:
+
+1. client (done by the caller of this flow), 2. body, 3. token, 4. code (counts an attempt),
+5. user, 6. user status, 7. policy, 8. history, 9. one transaction that consumes the token and
+changes the password. A refusal at 7 or 8 leaves the token usable for another try.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from ciam_server.domain.challenges import BAD_CODE, BAD_TOKEN, FIELD
+from ciam_server.domain.errors import FlowError
+from ciam_server.domain.identifiers import normalize
+from ciam_server.domain.models import Application, Challenge, Channel
+from ciam_server.domain.otp import ChallengeHasher
+from ciam_server.domain.passwords import PasswordHashing
+from ciam_server.domain.policy import PasswordPolicy
+from ciam_server.domain.ports import (
+    DeliveryFailedError,
+    PasswordChangedNotice,
+    Sender,
+    Store,
+)
+from ciam_server.domain.send_otp import OtpSettings
+from ciam_shared import ErrorCode, ResetUserPasswordRequest, Usage
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResetAttempt:
+    """A reset request checked for shape: one channel's triple and a password."""
+
+    channel: Channel
+    identifier: str
+    token: str
+    code: str
+    password: str
+
+    def __repr__(self) -> str:
+        return f"ResetAttempt(channel={self.channel!r}, identifier={self.identifier!r})"
+
+
+def _required(value: str | None, field: str) -> str:
+    if value is None or value == "":
+        raise FlowError(ErrorCode.INVALID_REQUEST, f"{field} is required.")
+    return value
+
+
+def parse_reset_request(request: ResetUserPasswordRequest) -> ResetAttempt:
+    """Step 2: exactly one channel's triple (identifier, token, code) and a password."""
+    email_fields = (request.email, request.email_otp_token, request.email_otp)
+    phone_fields = (
+        request.phone_number,
+        request.phone_number_otp_token,
+        request.phone_number_otp,
+    )
+    uses_email = any(value is not None for value in email_fields)
+    uses_phone = any(value is not None for value in phone_fields)
+    if uses_email and uses_phone:
+        raise FlowError(
+            ErrorCode.INVALID_REQUEST,
+            "Give either the email fields or the phone_number fields, not both.",
+        )
+    if not uses_email and not uses_phone:
+        raise FlowError(ErrorCode.INVALID_REQUEST, "One of email or phone_number is required.")
+    channel = Channel.EMAIL if uses_email else Channel.SMS
+    password = _required(request.password, "password")
+    if channel is Channel.EMAIL:
+        raw = _required(request.email, "email")
+        token = _required(request.email_otp_token, "email_otp_token")
+        code = _required(request.email_otp, "email_otp")
+    else:
+        raw = _required(request.phone_number, "phone_number")
+        token = _required(request.phone_number_otp_token, "phone_number_otp_token")
+        code = _required(request.phone_number_otp, "phone_number_otp")
+    return ResetAttempt(
+        channel=channel,
+        identifier=normalize(channel, raw),
+        token=token,
+        code=code,
+        password=password,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResetPassword:
+    store: Store
+    sender: Sender
+    hasher: ChallengeHasher
+    hashing: PasswordHashing
+    policy: PasswordPolicy
+    settings: OtpSettings
+    history_depth: int
+    clock: Callable[[], datetime]
+
+    async def __call__(self, application: Application, request: ResetUserPasswordRequest) -> None:
+        attempt = parse_reset_request(request)
+        now = self.clock()
+        challenge = await self._live_challenge(application, attempt, now)
+        await self._prove_code(challenge, attempt, now)
+
+        user = await self.store.find_user(attempt.channel, attempt.identifier)
+        if user is None:
+            raise FlowError(
+                ErrorCode.USER_NOT_FOUND,
+                f"No user has this {FIELD[attempt.channel].replace('_', ' ')}.",
+            )
+        if user.frozen:
+            raise FlowError(ErrorCode.ABNORMAL_USER_STATUS, "User is frozen.")
+        password = self.policy.check(
+            attempt.password, email=user.email, phone_number=user.phone_number
+        )
+        recent = await self.store.recent_password_hashes(user.id, self.history_depth)
+        if await self.hashing.matches_any(recent, password):
+            raise FlowError(
+                ErrorCode.RECURRENT_PASSWORD,
+                f"The password must differ from the last {self.history_depth} passwords.",
+            )
+        new_hash = await self.hashing.hash(password)
+        changed = await self.store.complete_reset(
+            challenge_id=challenge.id,
+            user_id=user.id,
+            new_password_hash=new_hash,
+            history_depth=self.history_depth,
+            now=self.clock(),
+        )
+        if not changed:  # another request consumed the token meanwhile
+            raise FlowError(BAD_TOKEN[attempt.channel], "The token has already been used.")
+        await self._notify(attempt, now)
+
+    async def _live_challenge(
+        self, application: Application, attempt: ResetAttempt, now: datetime
+    ) -> Challenge:
+        """Step 3: the challenge the token names, if it is live and was issued to this client,
+        for this purpose, channel and identifier."""
+        challenge = await self.store.find_challenge(self.hasher.token_hash(attempt.token))
+        if (
+            challenge is None
+            or challenge.client_id != application.client_id
+            or challenge.usage != Usage.RESET_PASSWORD
+            or challenge.channel != attempt.channel
+            or challenge.identifier != attempt.identifier
+        ):
+            raise FlowError(
+                BAD_TOKEN[attempt.channel],
+                f"The token was not issued for this {FIELD[attempt.channel].replace('_', ' ')}"
+                " and application.",
+            )
+        if challenge.consumed_at is not None or challenge.retired_at is not None:
+            raise FlowError(
+                BAD_TOKEN[attempt.channel], "The token has been used or replaced by a newer one."
+            )
+        if now >= challenge.token_expires_at:
+            raise FlowError(BAD_TOKEN[attempt.channel], "The token has expired.")
+        if challenge.attempts >= self.settings.max_attempts:
+            raise FlowError(BAD_TOKEN[attempt.channel], "Too many wrong codes for this token.")
+        return challenge
+
+    async def _prove_code(self, challenge: Challenge, attempt: ResetAttempt, now: datetime) -> None:
+        """Step 4. The attempt is counted before the code is compared, so concurrent guesses
+        cannot check more codes than the limit allows; a right code gives its attempt back."""
+        if now >= challenge.code_expires_at:
+            raise FlowError(BAD_CODE[attempt.channel], "The code has expired.")
+        if not await self.store.reserve_attempt(challenge.id, self.settings.max_attempts):
+            raise FlowError(BAD_TOKEN[attempt.channel], "Too many wrong codes for this token.")
+        if not self.hasher.code_matches(
+            token_hash=challenge.token_hash, code_hash=challenge.code_hash, code=attempt.code
+        ):
+            raise FlowError(BAD_CODE[attempt.channel], "The code is wrong.")
+        await self.store.release_attempt(challenge.id)
+
+    async def _notify(self, attempt: ResetAttempt, now: datetime) -> None:
+        """Tell the account holder; the password has changed whether or not this arrives."""
+        try:
+            await self.sender.send_password_changed(
+                PasswordChangedNotice(
+                    channel=attempt.channel, to=attempt.identifier, changed_at=now
+                )
+            )
+        except DeliveryFailedError:
+            logger.warning("password-changed notice not delivered (channel %s)", attempt.channel)
