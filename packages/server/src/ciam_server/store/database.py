@@ -1,0 +1,91 @@
+"""Engines and schema migrations, for SQLite (aiosqlite) and PostgreSQL (asyncpg) alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+"""How long an SQLite connection waits for another one's write transaction to end."""
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An async engine for ``url``, e.g. ``sqlite+aiosqlite:///./ciam.db`` or
+    ``postgresql+asyncpg://user@host/db``."""
+    engine = create_async_engine(url)
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """WAL, enforced foreign keys, and write transactions that queue instead of failing.
+
+    A deferred SQLite transaction that reads and then writes fails at once with "database is
+    locked" when another connection wrote in between; waiting would not help, so SQLite does
+    not wait. Every transaction therefore starts with ``BEGIN IMMEDIATE``, which takes the
+    write lock up front and waits up to the busy timeout for it. The driver's own transaction
+    handling is turned off so that SQLAlchemy emits that BEGIN (the recipe in SQLAlchemy's
+    SQLite dialect documentation).
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, _connection_record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _alembic_config() -> Config:
+    """Alembic's configuration, built in code: no ``alembic.ini`` is needed."""
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    return config
+
+
+async def upgrade(url: str) -> None:
+    """Migrate the database at ``url`` to the newest schema (creating an SQLite file)."""
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_upgrade_to_head)
+    finally:
+        await engine.dispose()
+
+
+def _upgrade_to_head(connection: Connection) -> None:
+    config = _alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+async def pending_migrations(url: str) -> bool:
+    """True when the database at ``url`` is not at the newest schema."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            current = await connection.run_sync(_current_heads)
+    finally:
+        await engine.dispose()
+    heads = ScriptDirectory.from_config(_alembic_config()).get_heads()
+    return set(current) != set(heads)
+
+
+def _current_heads(connection: Connection) -> tuple[str, ...]:
+    return MigrationContext.configure(connection).get_current_heads()

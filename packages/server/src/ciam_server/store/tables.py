@@ -1,0 +1,128 @@
+"""The database schema, as SQLAlchemy declarative tables."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    MetaData,
+    TypeDecorator,
+    false,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every engine.
+
+    PostgreSQL stores ``timestamptz`` and hands back aware values; SQLite has no time zones, so
+    values are stored as naive UTC and made aware again when read. Naive input is refused: it
+    would be stored with an unknown offset.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; the store takes timezone-aware datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Every ``datetime`` column is a :class:`UtcDateTime`; constraints get stable names so
+    migrations can refer to them."""
+
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime()}
+
+
+class ApplicationRow(Base):
+    __tablename__ = "applications"
+
+    client_id: Mapped[str] = mapped_column(primary_key=True)
+    name: Mapped[str]
+    app_type: Mapped[str]
+    secret_hash: Mapped[str | None]
+    allow_otp_send: Mapped[bool]
+    created_at: Mapped[datetime] = mapped_column(default=_utc_now)
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(
+            "email IS NOT NULL OR phone_number IS NOT NULL", name="email_or_phone_number"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    email: Mapped[str | None] = mapped_column(unique=True)
+    phone_number: Mapped[str | None] = mapped_column(unique=True)
+    password_hash: Mapped[str]
+    frozen: Mapped[bool] = mapped_column(default=False, server_default=false())
+    credential_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PasswordHistoryRow(Base):
+    __tablename__ = "password_history"
+    __table_args__ = (Index(None, "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    password_hash: Mapped[str]
+    created_at: Mapped[datetime]
+
+
+class OtpChallengeRow(Base):
+    __tablename__ = "otp_challenges"
+    __table_args__ = (
+        # Retiring older challenges and the per-identifier send limits look rows up by these.
+        Index(None, "usage", "channel", "identifier", "created_at"),
+        # The per-application send quota.
+        Index(None, "client_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    client_id: Mapped[str]
+    usage: Mapped[str]
+    channel: Mapped[str]
+    identifier: Mapped[str]
+    token_hash: Mapped[str] = mapped_column(unique=True)
+    code_hash: Mapped[str]
+    created_at: Mapped[datetime]
+    code_expires_at: Mapped[datetime]
+    token_expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    consumed_at: Mapped[datetime | None]
+    retired_at: Mapped[datetime | None]

@@ -1,0 +1,140 @@
+"""Storing challenges, retiring older ones, and counting code checks."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from datetime import timedelta
+
+from ciam_server.domain.models import Challenge, Channel, NewChallenge, User
+from ciam_server.store import SqlStore
+
+
+async def _add(store: SqlStore, challenge: NewChallenge) -> Challenge:
+    await store.add_challenge(challenge)
+    stored = await store.find_challenge(challenge.token_hash)
+    assert stored is not None
+    return stored
+
+
+async def test_find_challenge_returns_what_was_added(
+    store: SqlStore, new_challenge: NewChallenge
+) -> None:
+    stored = await _add(store, new_challenge)
+
+    assert stored == Challenge(
+        **asdict(new_challenge), id=stored.id, attempts=0, consumed_at=None, retired_at=None
+    )
+
+
+async def test_find_challenge_of_an_unknown_token_is_none(store: SqlStore) -> None:
+    assert await store.find_challenge("no-such-token-hash") is None
+
+
+async def test_a_new_challenge_retires_the_live_ones_for_the_same_identifier_and_usage(
+    store: SqlStore, new_challenge: NewChallenge
+) -> None:
+    older = await _add(store, new_challenge)
+    later = new_challenge.created_at + timedelta(seconds=90)
+
+    newer = await _add(store, replace(new_challenge, token_hash="token-hash-2", created_at=later))
+
+    older_now = await store.find_challenge(older.token_hash)
+    assert older_now is not None
+    assert older_now.retired_at == later
+    assert newer.retired_at is None
+
+
+async def test_a_new_challenge_leaves_other_identifiers_usages_and_channels_alone(
+    store: SqlStore, new_challenge: NewChallenge
+) -> None:
+    others = [
+        replace(new_challenge, token_hash="other-identifier", identifier="bob@example.com"),
+        replace(new_challenge, token_hash="other-usage", usage="sign_in"),
+        replace(new_challenge, token_hash="other-channel", channel=Channel.SMS),
+    ]
+    for other in others:
+        await store.add_challenge(other)
+
+    await store.add_challenge(new_challenge)
+
+    for other in others:
+        found = await store.find_challenge(other.token_hash)
+        assert found is not None
+        assert found.retired_at is None, other.token_hash
+
+
+async def test_a_consumed_challenge_is_not_retired(
+    store: SqlStore, new_challenge: NewChallenge, user: User
+) -> None:
+    consumed = await _add(store, new_challenge)
+    assert await store.complete_reset(
+        challenge_id=consumed.id,
+        user_id=user.id,
+        new_password_hash="hash-1",
+        history_depth=5,
+        now=new_challenge.created_at,
+    )
+
+    await store.add_challenge(replace(new_challenge, token_hash="token-hash-2"))
+
+    found = await store.find_challenge(consumed.token_hash)
+    assert found is not None
+    assert found.consumed_at is not None
+    assert found.retired_at is None
+
+
+async def test_reserve_attempt_counts_up_to_the_maximum(
+    store: SqlStore, new_challenge: NewChallenge
+) -> None:
+    challenge = await _add(store, new_challenge)
+
+    results = [await store.reserve_attempt(challenge.id, 3) for _ in range(4)]
+
+    assert results == [True, True, True, False]
+    found = await store.find_challenge(challenge.token_hash)
+    assert found is not None
+    assert found.attempts == 3
+
+
+async def test_reserve_attempt_refuses_a_retired_challenge(
+    store: SqlStore, new_challenge: NewChallenge
+) -> None:
+    retired = await _add(store, new_challenge)
+    await store.add_challenge(replace(new_challenge, token_hash="token-hash-2"))
+
+    assert not await store.reserve_attempt(retired.id, 5)
+
+
+async def test_reserve_attempt_refuses_a_consumed_challenge(
+    store: SqlStore, new_challenge: NewChallenge, user: User
+) -> None:
+    challenge = await _add(store, new_challenge)
+    await store.complete_reset(
+        challenge_id=challenge.id,
+        user_id=user.id,
+        new_password_hash="hash-1",
+        history_depth=5,
+        now=new_challenge.created_at,
+    )
+
+    assert not await store.reserve_attempt(challenge.id, 5)
+
+
+async def test_reserve_attempt_on_an_unknown_challenge_is_false(store: SqlStore) -> None:
+    assert not await store.reserve_attempt(12345, 5)
+
+
+async def test_release_attempt_gives_an_attempt_back_but_never_below_zero(
+    store: SqlStore, new_challenge: NewChallenge
+) -> None:
+    challenge = await _add(store, new_challenge)
+    assert await store.reserve_attempt(challenge.id, 1)
+    assert not await store.reserve_attempt(challenge.id, 1)
+
+    await store.release_attempt(challenge.id)
+    await store.release_attempt(challenge.id)
+
+    found = await store.find_challenge(challenge.token_hash)
+    assert found is not None
+    assert found.attempts == 0
+    assert await store.reserve_attempt(challenge.id, 1)
