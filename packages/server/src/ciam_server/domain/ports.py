@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from ciam_server.domain.models import Application, Challenge, Channel, NewChallenge, User
 
 
+@runtime_checkable  # so that Litestar can check what it injects
 class Store(Protocol):
     """Persistent state of applications, users, password history and challenges.
 

@@ -1,0 +1,1 @@
+"""The HTTP surface: routes, client authentication, error responses, OpenAPI documentation."""

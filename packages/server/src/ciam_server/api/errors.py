@@ -1,0 +1,91 @@
+"""Every error leaves the server in the contract's shape: ``{"error", "error_description"}``.
+
+Framework errors (unknown path, wrong method, oversized or undecodable body, unexpected
+exceptions) are mapped onto registry codes here, so no framework-shaped body or HTML page ever
+reaches a client. Request bodies are never echoed: they hold passwords and codes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
+
+from ciam_server.domain.errors import FlowError
+from ciam_shared import ERROR_CONTENT_TYPE, ErrorBody, ErrorCode, status_of
+
+logger = logging.getLogger(__name__)
+
+_CODE_BY_STATUS = {
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.REQUEST_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    429: ErrorCode.TOO_MANY_REQUESTS,
+    503: ErrorCode.TEMPORARILY_UNAVAILABLE,
+}
+
+
+def error_response(
+    code: ErrorCode,
+    description: str | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> Response[bytes]:
+    """The response for ``code``, with the status the registry gives it."""
+    all_headers = dict(headers or {})
+    if code is ErrorCode.INVALID_CLIENT:
+        all_headers["WWW-Authenticate"] = 'Basic realm="ciam"'
+    return Response(
+        content=msgspec.json.encode(ErrorBody(error=code.value, error_description=description)),
+        status_code=status_of(code),
+        media_type=ERROR_CONTENT_TYPE,
+        headers=all_headers,
+    )
+
+
+def _flow_error(_: Request[Any, Any, Any], exc: FlowError) -> Response[bytes]:
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return error_response(exc.code, exc.description, headers=headers)
+
+
+def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
+    """A body that is JSON but not of the documented shape: name the offending field."""
+    problems = exc.extra if isinstance(exc.extra, list) else []
+    for problem in problems:
+        if isinstance(problem, dict) and problem.get("key") not in (None, "data"):
+            return error_response(
+                ErrorCode.INVALID_REQUEST, f"{problem['key']}: {problem.get('message')}"
+            )
+    return error_response(ErrorCode.INVALID_REQUEST, "The request body must be a JSON object.")
+
+
+def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    code = _CODE_BY_STATUS.get(exc.status_code)
+    if code is not None:
+        return error_response(code, headers=exc.headers)
+    if exc.status_code >= 500:
+        return _server_error(_, exc)
+    # Litestar's remaining client errors come from undecodable bodies (malformed JSON,
+    # invalid UTF-8); its detail names the byte offset, never the content.
+    return error_response(
+        ErrorCode.INVALID_REQUEST, f"The request body is not valid JSON: {exc.detail}"
+    )
+
+
+def _server_error(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    logger.error("unhandled %s", type(exc).__name__, exc_info=exc)
+    return error_response(ErrorCode.SERVER_ERROR)
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    FlowError: _flow_error,
+    ValidationException: _validation_error,
+    HTTPException: _http_error,
+    Exception: _server_error,
+}

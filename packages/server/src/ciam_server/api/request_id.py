@@ -1,0 +1,33 @@
+"""``X-Request-ID``: honoured when the caller sends a sane one, made up otherwise, always echoed.
+
+It is set in a ``before_send`` hook, which Litestar runs for every response, those of unknown
+paths and refused methods included.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from litestar.datastructures import MutableScopeHeaders
+from litestar.types import Message, Scope
+
+HEADER = "X-Request-ID"
+_SANE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def request_id_of(scope: Scope) -> str:
+    """The request's id, chosen once per request."""
+    state = scope.setdefault("state", {})
+    if "request_id" not in state:
+        given = MutableScopeHeaders(scope).get(HEADER)
+        state["request_id"] = (
+            given if given is not None and _SANE.fullmatch(given) else uuid.uuid4().hex
+        )
+    request_id: str = state["request_id"]
+    return request_id
+
+
+async def echo_request_id(message: Message, scope: Scope) -> None:
+    if message["type"] == "http.response.start":
+        MutableScopeHeaders.from_message(message)[HEADER] = request_id_of(scope)

@@ -1,0 +1,326 @@
+"""``ciam-server``: run the server and administer applications and users. Output is JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
+from functools import wraps
+from typing import Any, NoReturn, ParamSpec, TypeVar
+
+import click
+
+from ciam_server.config import ConfigurationError, Mode, Settings
+from ciam_server.domain.clients import hash_client_secret, new_client_secret
+from ciam_server.domain.errors import FlowError
+from ciam_server.domain.identifiers import normalize_email, normalize_phone_number
+from ciam_server.domain.models import AppType, Channel
+from ciam_server.domain.passwords import PasswordHashing
+from ciam_server.domain.policy import PasswordPolicy, normalize_password
+from ciam_server.store import AlreadyExistsError, SqlStore, create_engine, upgrade
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _print(payload: object) -> None:
+    click.echo(json.dumps(payload, ensure_ascii=False))
+
+
+def _fail(message: str, *, exit_code: int = 1) -> NoReturn:
+    click.echo(json.dumps({"error": message}, ensure_ascii=False), err=True)
+    sys.exit(exit_code)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:
+        _fail(f"invalid configuration: {exc}", exit_code=2)
+
+
+def _run(command: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
+    """Run an async command body; domain refusals become a JSON error and exit code 1."""
+
+    @wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return asyncio.run(command(*args, **kwargs))
+        except FlowError as exc:
+            _fail(exc.description or exc.code.value)
+        except AlreadyExistsError as exc:
+            _fail(str(exc))
+
+    return wrapper
+
+
+async def _with_store(settings: Settings, work: Callable[[SqlStore], Awaitable[T]]) -> T:
+    engine = create_engine(settings.database_url)
+    try:
+        return await work(SqlStore(engine))
+    finally:
+        await engine.dispose()
+
+
+def _identifier(email: str | None, phone_number: str | None) -> tuple[Channel, str]:
+    if (email is None) == (phone_number is None):
+        raise click.UsageError("give exactly one of --email and --phone-number")
+    if email is not None:
+        return Channel.EMAIL, normalize_email(email)
+    return Channel.SMS, normalize_phone_number(str(phone_number))
+
+
+def _identifier_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option("--phone-number", help="The user's phone number.")(command)
+    return click.option("--email", help="The user's email address.")(command)
+
+
+@click.group()
+def main() -> None:
+    """Run and administer the ciam-reset reference server."""
+
+
+# --- serve -------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--demo", is_flag=True, help="Create a demo application and user (dev mode only).")
+def serve(host: str, port: int, demo: bool) -> None:
+    """Serve the API. In dev mode the database is brought to the latest schema first."""
+    import uvicorn  # noqa: PLC0415 - only this command needs it
+
+    from ciam_server.app import create_app  # noqa: PLC0415
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = _settings()
+    try:
+        settings.check_startable()
+    except ConfigurationError as exc:
+        _fail(str(exc), exit_code=2)
+    if settings.mode is Mode.DEV:
+        asyncio.run(upgrade(settings.database_url))
+    if demo:
+        if settings.mode is not Mode.DEV:
+            _fail("--demo is for dev mode only", exit_code=2)
+        asyncio.run(_seed_demo(settings, host, port))
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+DEMO_CLIENT_ID = "demo-spa"
+DEMO_EMAIL = "demo@example.com"
+DEMO_PHONE = "+8613800138000"
+DEMO_PASSWORD = "sunrise-Kettle-73"  # noqa: S105 - the published password of the demo user
+
+
+async def _seed_demo(settings: Settings, host: str, port: int) -> None:
+    async def seed(store: SqlStore) -> None:
+        if await store.get_application(DEMO_CLIENT_ID) is None:
+            await store.create_application(
+                client_id=DEMO_CLIENT_ID,
+                name="Demo single-page app",
+                app_type=AppType.SPA,
+                secret_hash=None,
+                allow_otp_send=True,
+            )
+        if await store.find_user(Channel.EMAIL, DEMO_EMAIL) is None:
+            hashing = PasswordHashing(settings.argon2, pool_size=1)
+            try:
+                password_hash = await hashing.hash(normalize_password(DEMO_PASSWORD))
+            finally:
+                hashing.close()
+            await store.create_user(
+                email=DEMO_EMAIL,
+                phone_number=DEMO_PHONE,
+                password_hash=password_hash,
+                now=datetime.now(UTC),
+            )
+
+    await _with_store(settings, seed)
+    base = f"http://{host}:{port}"
+    outbox = settings.outbox_path.resolve()
+    click.echo(
+        f"""
+Demo application {DEMO_CLIENT_ID!r} (public, may send codes) and user {DEMO_EMAIL}
+(phone {DEMO_PHONE}, password {DEMO_PASSWORD!r}) are ready. Try the flow:
+
+  curl -s {base}/otp/send -H 'Content-Type: application/json' \\
+    -d '{{"client_id": "{DEMO_CLIENT_ID}", "usage": "reset_password", "email": "{DEMO_EMAIL}"}}'
+
+  tail -n 1 {outbox}        # the code, as the user's mailbox would receive it
+
+  curl -si {base}/reset_user_password -H 'Content-Type: application/json' \\
+    -d '{{"client_id": "{DEMO_CLIENT_ID}", "email": "{DEMO_EMAIL}", "email_otp": "<code>",
+         "email_otp_token": "<otp_token>", "password": "<a new password>"}}'
+
+OpenAPI: {base}/schema/openapi.json
+"""
+    )
+
+
+# --- db ----------------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@_run
+async def db_upgrade() -> None:
+    """Bring the database to the latest schema."""
+    settings = _settings()
+    await upgrade(settings.database_url)
+    _print({"upgraded": True})
+
+
+# --- apps --------------------------------------------------------------------------------------
+
+
+@main.group()
+def apps() -> None:
+    """Client applications."""
+
+
+@apps.command("create")
+@click.option("--name", required=True)
+@click.option("--type", "app_type", required=True, type=click.Choice([t.value for t in AppType]))
+@click.option("--client-id", help="Default: a random identifier.")
+@click.option(
+    "--allow-otp-send", is_flag=True, help="Let a public (spa, mobile) application call /otp/send."
+)
+@_run
+async def apps_create(
+    name: str, app_type: str, client_id: str | None, allow_otp_send: bool
+) -> None:
+    """Register an application; prints its client_id and, for web and m2m, its client_secret.
+
+    The secret is shown once and stored only as a hash.
+    """
+    kind = AppType(app_type)
+    client_id = client_id or secrets.token_urlsafe(16)
+    secret = new_client_secret() if kind.is_confidential else None
+    await _with_store(
+        _settings(),
+        lambda store: store.create_application(
+            client_id=client_id,
+            name=name,
+            app_type=kind,
+            secret_hash=None if secret is None else hash_client_secret(secret),
+            allow_otp_send=allow_otp_send,
+        ),
+    )
+    _print({"client_id": client_id} | ({} if secret is None else {"client_secret": secret}))
+
+
+@apps.command("list")
+@_run
+async def apps_list() -> None:
+    """List the applications (never their secrets)."""
+    applications = await _with_store(_settings(), lambda store: store.list_applications())
+    _print(
+        [
+            {
+                "client_id": app.client_id,
+                "name": app.name,
+                "type": app.app_type.value,
+                "allow_otp_send": app.allow_otp_send,
+            }
+            for app in applications
+        ]
+    )
+
+
+# --- users -------------------------------------------------------------------------------------
+
+
+@main.group()
+def users() -> None:
+    """User accounts."""
+
+
+_password_option = click.option(
+    "--password", prompt=True, hide_input=True, help="Asked for when not given."
+)
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--phone-number")
+@_password_option
+@_run
+async def users_create(email: str, phone_number: str | None, password: str) -> None:
+    """Create a user; the password must meet the password policy."""
+    settings = _settings()
+    normalized_email = normalize_email(email)
+    normalized_phone = None if phone_number is None else normalize_phone_number(phone_number)
+    policy = PasswordPolicy(
+        min_length=settings.password_min_length, max_length=settings.password_max_length
+    )
+    checked = policy.check(password, email=normalized_email, phone_number=normalized_phone)
+    hashing = PasswordHashing(settings.argon2, pool_size=1)
+    try:
+        password_hash = await hashing.hash(checked)
+    finally:
+        hashing.close()
+    user = await _with_store(
+        settings,
+        lambda store: store.create_user(
+            email=normalized_email,
+            phone_number=normalized_phone,
+            password_hash=password_hash,
+            now=datetime.now(UTC),
+        ),
+    )
+    _print({"id": user.id, "email": user.email, "phone_number": user.phone_number})
+
+
+def _set_frozen(frozen: bool) -> Callable[[str | None, str | None], None]:
+    @_run
+    async def command(email: str | None, phone_number: str | None) -> None:
+        channel, identifier = _identifier(email, phone_number)
+        found = await _with_store(
+            _settings(), lambda store: store.set_user_frozen(channel, identifier, frozen)
+        )
+        if not found:
+            _fail("no such user")
+        _print({FIELD_NAMES[channel]: identifier, "frozen": frozen})
+
+    return command
+
+
+FIELD_NAMES = {Channel.EMAIL: "email", Channel.SMS: "phone_number"}
+
+users.command("freeze", help="Freeze a user: resets are refused.")(
+    _identifier_options(_set_frozen(True))
+)
+users.command("unfreeze", help="Unfreeze a user.")(_identifier_options(_set_frozen(False)))
+
+
+@users.command("verify-password")
+@_identifier_options
+@_password_option
+@_run
+async def users_verify_password(email: str | None, phone_number: str | None, password: str) -> None:
+    """Exit 0 when the password is the user's current one, 1 otherwise."""
+    settings = _settings()
+    channel, identifier = _identifier(email, phone_number)
+    user = await _with_store(settings, lambda store: store.find_user(channel, identifier))
+    if user is None:
+        _fail("no such user")
+    hashing = PasswordHashing(settings.argon2, pool_size=1)
+    try:
+        match = await hashing.verify(user.password_hash, normalize_password(password))
+    finally:
+        hashing.close()
+    _print({"match": match})
+    if not match:
+        sys.exit(1)
