@@ -41,12 +41,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the three packages and their tests."""
+    """mypy --strict on the three packages, their tests and the tooling scripts."""
     _sync(session)
     session.run("mypy")
-    session.run(
-        "mypy", "packages/shared/tests", "packages/client/tests", "packages/server/tests", "tests"
-    )
 
 
 @nox.session
