@@ -1,0 +1,148 @@
+"""argon2id hashing of passwords, in a thread pool of its own."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+
+import argon2
+import pytest
+
+from ciam_server.domain.passwords import Argon2Parameters, PasswordHashing
+
+PARAMETERS = Argon2Parameters(time_cost=1, memory_cost_kib=8, parallelism=1)
+
+
+@pytest.fixture
+def hashing() -> Iterator[PasswordHashing]:
+    hashing = PasswordHashing(PARAMETERS, pool_size=2)
+    yield hashing
+    hashing.close()
+
+
+@pytest.fixture
+def argon2_threads(monkeypatch: pytest.MonkeyPatch) -> list[threading.Thread]:
+    """The threads that argon2 hashed or verified in."""
+    threads: list[threading.Thread] = []
+    original_hash = argon2.PasswordHasher.hash
+    original_verify = argon2.PasswordHasher.verify
+
+    def recording_hash(self: argon2.PasswordHasher, password: str | bytes, **kwargs: bytes) -> str:
+        threads.append(threading.current_thread())
+        return original_hash(self, password, **kwargs)
+
+    def recording_verify(
+        self: argon2.PasswordHasher, hash: str | bytes, password: str | bytes
+    ) -> bool:
+        threads.append(threading.current_thread())
+        return original_verify(self, hash, password)
+
+    monkeypatch.setattr(argon2.PasswordHasher, "hash", recording_hash)
+    monkeypatch.setattr(argon2.PasswordHasher, "verify", recording_verify)
+    return threads
+
+
+async def test_a_hash_verifies_its_password(hashing: PasswordHashing) -> None:
+    password_hash = await hashing.hash("violet kettle marmalade 42")
+
+    assert await hashing.verify(password_hash, "violet kettle marmalade 42")
+
+
+async def test_a_hash_does_not_verify_another_password(hashing: PasswordHashing) -> None:
+    password_hash = await hashing.hash("violet kettle marmalade 42")
+
+    assert not await hashing.verify(password_hash, "violet kettle marmalade 43")
+
+
+async def test_a_hash_is_salted(hashing: PasswordHashing) -> None:
+    assert await hashing.hash("same password") != await hashing.hash("same password")
+
+
+async def test_a_malformed_hash_verifies_nothing(hashing: PasswordHashing) -> None:
+    assert not await hashing.verify("not a PHC string", "violet kettle marmalade 42")
+
+
+async def test_the_hash_is_an_argon2id_phc_string_with_the_given_parameters(
+    hashing: PasswordHashing,
+) -> None:
+    password_hash = await hashing.hash("violet kettle marmalade 42")
+
+    assert password_hash.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    assert argon2.extract_parameters(password_hash) == argon2.Parameters(
+        type=argon2.Type.ID,
+        version=19,
+        salt_len=16,
+        hash_len=32,
+        time_cost=1,
+        memory_cost=8,
+        parallelism=1,
+    )
+
+
+async def test_other_parameters_give_another_phc_string() -> None:
+    hashing = PasswordHashing(Argon2Parameters(time_cost=2, memory_cost_kib=16, parallelism=2))
+    try:
+        password_hash = await hashing.hash("violet kettle marmalade 42")
+    finally:
+        hashing.close()
+
+    assert password_hash.startswith("$argon2id$v=19$m=16,t=2,p=2$")
+
+
+async def test_matches_any_finds_the_password_among_the_hashes(hashing: PasswordHashing) -> None:
+    hashes = [await hashing.hash(password) for password in ("first one", "second one", "third")]
+
+    assert await hashing.matches_any(hashes, "second one")
+    assert await hashing.matches_any(hashes, "third")
+
+
+async def test_matches_any_is_false_for_a_new_password(hashing: PasswordHashing) -> None:
+    hashes = [await hashing.hash(password) for password in ("first one", "second one")]
+
+    assert not await hashing.matches_any(hashes, "a new one")
+
+
+async def test_matches_any_of_no_hashes_is_false(hashing: PasswordHashing) -> None:
+    assert not await hashing.matches_any([], "anything")
+
+
+async def test_hashing_runs_in_the_argon2_pool_not_on_the_event_loop(
+    hashing: PasswordHashing, argon2_threads: list[threading.Thread]
+) -> None:
+    await hashing.hash("violet kettle marmalade 42")
+
+    (thread,) = argon2_threads
+    assert thread is not threading.current_thread()
+    assert thread.name.startswith("argon2")
+
+
+async def test_verifying_runs_in_the_argon2_pool_not_on_the_event_loop(
+    hashing: PasswordHashing, argon2_threads: list[threading.Thread]
+) -> None:
+    password_hash = await hashing.hash("violet kettle marmalade 42")
+    await hashing.matches_any([password_hash, password_hash], "violet kettle marmalade 42")
+
+    assert len(argon2_threads) == 3
+    assert all(thread is not threading.current_thread() for thread in argon2_threads)
+    assert all(thread.name.startswith("argon2") for thread in argon2_threads)
+
+
+def test_the_pool_size_defaults_to_the_cpu_count() -> None:
+    hashing = PasswordHashing(PARAMETERS)
+    try:
+        assert hashing.pool_size == (os.cpu_count() or 1)
+    finally:
+        hashing.close()
+
+
+async def test_close_stops_the_pool(argon2_threads: list[threading.Thread]) -> None:
+    hashing = PasswordHashing(PARAMETERS, pool_size=1)
+    await hashing.hash("violet kettle marmalade 42")
+
+    hashing.close()
+
+    (thread,) = argon2_threads
+    assert not thread.is_alive()
+    with pytest.raises(RuntimeError, match="shutdown"):
+        await hashing.hash("violet kettle marmalade 42")
