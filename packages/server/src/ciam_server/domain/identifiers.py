@@ -20,11 +20,13 @@ _MAINLAND_CHINA_MOBILE_DIGITS = 11
 
 
 def normalize_email(raw: str) -> str:
-    """The address with its domain in IDNA-normalized form and the whole of it case-folded.
+    """The address with its domain as email-validator normalizes it (IDNA, lower case) and its
+    local part lower-cased.
 
-    Local parts are case-folded too: RFC 5321 allows case-sensitive mailboxes, but no mail
-    provider a reset flow meets uses them, and people do not type their address the same way
-    twice.
+    RFC 5321 allows case-sensitive local parts, but no mail provider a reset flow meets uses
+    them, and people do not type their address the same way twice. ``str.lower``, not
+    ``casefold``: folding would turn ``straße`` into ``strasse``, another mailbox and, in a
+    domain, another owner.
     """
     if len(raw) > MAX_EMAIL_LENGTH:
         raise FlowError(ErrorCode.MALFORMED_EMAIL, "The email address is too long.")
@@ -32,7 +34,7 @@ def normalize_email(raw: str) -> str:
         checked = email_validator.validate_email(raw, check_deliverability=False)
     except email_validator.EmailNotValidError:
         raise FlowError(ErrorCode.MALFORMED_EMAIL, "The email address is not valid.") from None
-    return checked.normalized.casefold()
+    return f"{checked.local_part.lower()}@{checked.domain}"
 
 
 def normalize_phone_number(raw: str) -> str:
