@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from litestar import Litestar, get
+from litestar import Litestar, Router, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
-from ciam_server.api.errors import EXCEPTION_HANDLERS
+from ciam_server.api.errors import EXCEPTION_HANDLERS, not_found_in_json
 from ciam_server.api.request_id import echo_request_id
 from ciam_server.api.routes import (
     UnsupportedMediaTypeError,
@@ -121,6 +121,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             description="Reset a user's password with a one-time code sent by email or SMS.",
             path="/schema",
             render_plugins=[JsonRenderPlugin()],
+            openapi_router=Router(
+                path="/schema",
+                route_handlers=[],
+                include_in_schema=False,
+                after_request=not_found_in_json,
+            ),
         ),
         debug=False,
     )

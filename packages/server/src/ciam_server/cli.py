@@ -247,9 +247,16 @@ def users() -> None:
     """User accounts."""
 
 
-_password_option = click.option(
-    "--password", prompt=True, hide_input=True, help="Asked for when not given."
-)
+_password_option = click.option("--password", help="Asked for (on the terminal) when not given.")
+
+
+def _password(given: str | None) -> str:
+    """The password option, or one read at a prompt written to standard error, so that standard
+    output carries the JSON answer alone."""
+    if given is not None:
+        return given
+    password: str = click.prompt("Password", hide_input=True, err=True)
+    return password
 
 
 @users.command("create")
@@ -257,9 +264,10 @@ _password_option = click.option(
 @click.option("--phone-number")
 @_password_option
 @_run
-async def users_create(email: str, phone_number: str | None, password: str) -> None:
+async def users_create(email: str, phone_number: str | None, password: str | None) -> None:
     """Create a user; the password must meet the password policy."""
     settings = _settings()
+    password = _password(password)
     normalized_email = normalize_email(email)
     normalized_phone = None if phone_number is None else normalize_phone_number(phone_number)
     policy = PasswordPolicy(
@@ -309,9 +317,12 @@ users.command("unfreeze", help="Unfreeze a user.")(_identifier_options(_set_froz
 @_identifier_options
 @_password_option
 @_run
-async def users_verify_password(email: str | None, phone_number: str | None, password: str) -> None:
+async def users_verify_password(
+    email: str | None, phone_number: str | None, password: str | None
+) -> None:
     """Exit 0 when the password is the user's current one, 1 otherwise."""
     settings = _settings()
+    password = _password(password)
     channel, identifier = _identifier(email, phone_number)
     user = await _with_store(settings, lambda store: store.find_user(channel, identifier))
     if user is None:

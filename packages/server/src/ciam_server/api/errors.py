@@ -78,6 +78,20 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes
     )
 
 
+def _undecodable_text(_: Request[Any, Any, Any], __: UnicodeDecodeError) -> Response[bytes]:
+    """Invalid UTF-8 inside a JSON string escapes Litestar's decoder as a bare
+    ``UnicodeDecodeError``. Not logged: the exception holds the raw bytes, maybe a password."""
+    return error_response(ErrorCode.INVALID_REQUEST, "The request body is not valid UTF-8.")
+
+
+def not_found_in_json(response: Response[Any]) -> Response[Any]:
+    """An ``after_request`` hook for routers whose handlers answer 404 themselves (Litestar's
+    OpenAPI router serves an HTML page for unknown paths under ``/schema``)."""
+    if response.status_code == 404:
+        return error_response(ErrorCode.NOT_FOUND)
+    return response
+
+
 def _server_error(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     logger.error("unhandled %s", type(exc).__name__, exc_info=exc)
     return error_response(ErrorCode.SERVER_ERROR)
@@ -86,6 +100,7 @@ def _server_error(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     FlowError: _flow_error,
     ValidationException: _validation_error,
+    UnicodeDecodeError: _undecodable_text,
     HTTPException: _http_error,
     Exception: _server_error,
 }

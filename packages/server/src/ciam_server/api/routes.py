@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, post
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.handlers import BaseRouteHandler
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, JSONBody
 
 from ciam_server.api.auth import client_credentials
 from ciam_server.api.errors import error_response
@@ -40,8 +41,8 @@ def unsupported_media_type(
     )
 
 
-AuthorizationHeader = Parameter(
-    header="Authorization",
+AuthorizationHeader = HeaderParameter(
+    name="Authorization",
     required=False,
     description='Basic base64(urlencode(client_id) ":" urlencode(client_secret)); '
     "public applications may send client_id in the body instead.",
@@ -57,10 +58,10 @@ AuthorizationHeader = Parameter(
     operation_id="send_otp",
 )
 async def send_otp(
-    data: OtpSendRequest,
-    store: Store,
-    send_otp_flow: SendOtp,
-    authorization: str | None = AuthorizationHeader,
+    data: JSONBody[OtpSendRequest],
+    store: NamedDependency[Store],
+    send_otp_flow: NamedDependency[SendOtp],
+    authorization: Annotated[str | None, AuthorizationHeader] = None,
 ) -> OtpSendResponse:
     credentials = client_credentials(authorization, data.client_id, data.client_secret)
     application = await authenticate_client(store, credentials)
@@ -77,10 +78,10 @@ async def send_otp(
     operation_id="reset_user_password",
 )
 async def reset_user_password(
-    data: ResetUserPasswordRequest,
-    store: Store,
-    reset_password_flow: ResetPassword,
-    authorization: str | None = AuthorizationHeader,
+    data: JSONBody[ResetUserPasswordRequest],
+    store: NamedDependency[Store],
+    reset_password_flow: NamedDependency[ResetPassword],
+    authorization: Annotated[str | None, AuthorizationHeader] = None,
 ) -> Response[bytes]:
     credentials = client_credentials(authorization, data.client_id, data.client_secret)
     application = await authenticate_client(store, credentials)
