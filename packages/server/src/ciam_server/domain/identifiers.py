@@ -6,6 +6,8 @@ A challenge and a user are matched on the normalized form, so ``Alice@Example.CO
 
 from __future__ import annotations
 
+import re
+
 import email_validator
 import phonenumbers
 
@@ -17,6 +19,9 @@ MAX_EMAIL_LENGTH = 254  # RFC 5321 path limit less the angle brackets
 MAX_PHONE_LENGTH = 32
 
 _MAINLAND_CHINA_MOBILE_DIGITS = 11
+# Digits and the usual separators; letters are refused, though phonenumbers would read them as
+# keypad digits: an address a code goes to must be the one the user wrote.
+_PHONE_CHARACTERS = re.compile(r"\+?[0-9 ()./-]+")
 
 
 def normalize_email(raw: str) -> str:
@@ -47,6 +52,11 @@ def normalize_phone_number(raw: str) -> str:
     text = raw.strip()
     if len(text) > MAX_PHONE_LENGTH:
         raise FlowError(ErrorCode.MALFORMED_PHONE_NUMBER, "The phone number is too long.")
+    if not _PHONE_CHARACTERS.fullmatch(text):
+        raise FlowError(
+            ErrorCode.MALFORMED_PHONE_NUMBER,
+            "The phone number may hold only digits, spaces, '(', ')', '.', '-' and a leading '+'.",
+        )
     if text.startswith("+"):
         region = None
     elif text.isdigit() and len(text) == _MAINLAND_CHINA_MOBILE_DIGITS and text[0] == "1":
