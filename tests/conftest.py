@@ -1,19 +1,34 @@
-"""A real ciam-server process on a real socket, set up through its own CLI, for the SDK to use."""
+"""A real ciam-server process on a real socket, set up through its own CLI, for the SDK to use.
+
+The server runs as ``python -m ciam_server serve`` in a child process. Applications and users are
+made with the same ``ciam-server`` commands an operator types, run in this process (the CLI's
+startup cost, mostly imports, would otherwise dominate the run time) against the server's
+database.
+"""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
+from click.testing import CliRunner
+
+from ciam_client import APIStatusError, CiamClient
+from ciam_server.cli import main as ciam_server_cli
 
 SECRET_KEY = "cross-package-tests-secret-key-0123456789"
 # Cheap argon2 parameters: the tests exercise the flow, not the cost.
@@ -22,6 +37,26 @@ FAST_ARGON2 = {
     "CIAM_ARGON2_MEMORY_KIB": "1024",
     "CIAM_ARGON2_PARALLELISM": "1",
 }
+DEFAULT_PASSWORD = "Kettle-sunrise-73"
+NEW_PASSWORD = "Lantern-harbour-58"
+
+E = TypeVar("E", bound=APIStatusError)
+
+# Mainland-China mobile numbers +86 138 xxxx xxxx, unique within a test session.
+_phone_suffixes = itertools.count(uuid.uuid4().int % 10**8)
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}@example.com"
+
+
+def unique_phone_number() -> str:
+    """A valid number in E.164 form, the form the server stores and the outbox shows."""
+    return f"+86138{next(_phone_suffixes) % 10**8:08d}"
+
+
+def unique_client_id(prefix: str = "app") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
 def _free_port() -> int:
@@ -29,6 +64,28 @@ def _free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+@dataclass(frozen=True)
+class App:
+    """A registered application; ``client_secret`` is None for public ones (spa, mobile)."""
+
+    client_id: str
+    client_secret: str | None
+
+
+@dataclass(frozen=True)
+class User:
+    email: str
+    phone_number: str
+    password: str
+
+
+@dataclass(frozen=True)
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
 @dataclass
@@ -40,19 +97,69 @@ class Server:
     outbox: Path
     process: subprocess.Popen[bytes] = field(repr=False)
 
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run ``ciam-server ARGS`` against this server's database."""
-        return subprocess.run(
-            [sys.executable, "-m", "ciam_server", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=check,
-            timeout=60,
-        )
+    def cli(self, *args: str, check: bool = True) -> CliResult:
+        """Run ``ciam-server ARGS`` against this server's database.
+
+        The command runs in a thread of its own: it starts an event loop, which an async test's
+        running loop would forbid.
+        """
+
+        def invoke() -> CliResult:
+            result = CliRunner().invoke(
+                ciam_server_cli, list(args), env=self.env, catch_exceptions=False
+            )
+            return CliResult(result.exit_code, result.stdout, result.stderr)
+
+        with ThreadPoolExecutor(max_workers=1) as worker:
+            result = worker.submit(invoke).result()
+        if check and result.returncode != 0:
+            pytest.fail(f"ciam-server {' '.join(args)} exited {result.returncode}: {result.stderr}")
+        return result
 
     def cli_json(self, *args: str) -> object:
         return json.loads(self.cli(*args).stdout)
+
+    def create_app(
+        self, app_type: str, *, client_id: str | None = None, allow_otp_send: bool = False
+    ) -> App:
+        """``apps create``: a web or m2m app gets a secret, a spa or mobile app none."""
+        args = ["apps", "create", "--name", f"test {app_type} app", "--type", app_type]
+        if client_id is not None:
+            args += ["--client-id", client_id]
+        if allow_otp_send:
+            args.append("--allow-otp-send")
+        created = self.cli_json(*args)
+        assert isinstance(created, dict)
+        if client_id is not None:
+            assert created["client_id"] == client_id
+        return App(client_id=created["client_id"], client_secret=created.get("client_secret"))
+
+    def create_user(self, password: str = DEFAULT_PASSWORD) -> User:
+        """``users create`` with a fresh email address and phone number."""
+        user = User(email=unique_email(), phone_number=unique_phone_number(), password=password)
+        self.cli(
+            "users",
+            "create",
+            "--email",
+            user.email,
+            "--phone-number",
+            user.phone_number,
+            "--password",
+            password,
+        )
+        return user
+
+    def password_matches(self, user: User, password: str) -> bool:
+        """``users verify-password``: exit 0 when ``password`` is the current one, 1 when not."""
+        args = ("users", "verify-password", "--email", user.email, "--password", password)
+        result = self.cli(*args, check=False)
+        assert result.returncode in (0, 1), result.stderr
+        return result.returncode == 0
+
+    def client(self, app: App) -> CiamClient:
+        return CiamClient(
+            base_url=self.base_url, client_id=app.client_id, client_secret=app.client_secret
+        )
 
     def messages(self, to: str) -> list[dict[str, str]]:
         """The outbox lines sent to ``to``, oldest first."""
@@ -65,6 +172,25 @@ class Server:
         codes = [m["code"] for m in self.messages(to) if m["usage"] == "reset_password"]
         assert codes, f"no code was sent to {to}"
         return codes[-1]
+
+
+def wrong_code(code: str) -> str:
+    """A well-formed code that is not ``code``."""
+    return f"{(int(code) + 1) % 10**6:06d}"
+
+
+@contextmanager
+def api_error(cls: type[E], *, status: int, code: str) -> Iterator[pytest.ExceptionInfo[E]]:
+    """Expect the SDK to raise exactly ``cls`` for an answer with ``status`` and ``code``,
+    carrying the request id the server gave the response."""
+    with pytest.raises(cls) as info:
+        yield info
+    error = info.value
+    assert type(error) is cls
+    assert error.status_code == status
+    assert error.code == code
+    assert error.request_id
+    assert error.request_id == error.response.headers["X-Request-ID"]
 
 
 def _start(tmp: Path, **settings: str) -> Iterator[Server]:
@@ -121,3 +247,28 @@ def short_lived_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ser
     yield from _start(
         tmp_path_factory.mktemp("short"), CIAM_OTP_CODE_TTL="1", CIAM_OTP_TOKEN_TTL="3"
     )
+
+
+@pytest.fixture(scope="session")
+def web_app(server: Server) -> App:
+    """A confidential application: it authenticates with HTTP Basic."""
+    return server.create_app("web")
+
+
+@pytest.fixture(scope="session")
+def spa_app(server: Server) -> App:
+    """A public application enabled to send codes: client_id alone, in the body."""
+    return server.create_app("spa", allow_otp_send=True)
+
+
+@pytest.fixture
+def new_user(server: Server) -> User:
+    """A user of its own, with an email address, a phone number and DEFAULT_PASSWORD."""
+    return server.create_user()
+
+
+@pytest.fixture
+def ciam(server: Server, web_app: App) -> Iterator[CiamClient]:
+    """The sync SDK as the confidential application."""
+    with server.client(web_app) as client:
+        yield client

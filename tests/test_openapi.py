@@ -1,0 +1,89 @@
+"""The OpenAPI document the server serves lists every error code each endpoint can answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from ciam_client import APIStatusError, error_class_for
+from ciam_server.api.openapi import OTP_SEND_ERRORS, RESET_ERRORS
+from ciam_shared import ERROR_SPECS, ErrorCode
+
+from .conftest import Server
+
+ERROR_CONTENT_TYPE = "application/json;charset=UTF-8"
+
+ENDPOINT_ERRORS = {"/otp/send": OTP_SEND_ERRORS, "/reset_user_password": RESET_ERRORS}
+
+
+@pytest.fixture(scope="module")
+def openapi(server: Server) -> dict[str, Any]:
+    response = httpx.get(f"{server.base_url}/schema/openapi.json")
+    assert response.status_code == 200
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def documented_errors(operation: dict[str, Any]) -> dict[str, int]:
+    """Each error code the operation's examples carry, with the status it is listed under."""
+    codes: dict[str, int] = {}
+    for status, response in operation["responses"].items():
+        if int(status) < 400:
+            continue
+        examples = response["content"][ERROR_CONTENT_TYPE]["examples"]
+        for example in examples.values():
+            code = example["value"]["error"]
+            assert code not in codes, f"{code} is listed twice"
+            codes[code] = int(status)
+    return codes
+
+
+@pytest.mark.parametrize("path", sorted(ENDPOINT_ERRORS))
+def test_each_endpoint_documents_exactly_its_error_codes(
+    openapi: dict[str, Any], path: str
+) -> None:
+    documented = documented_errors(openapi["paths"][path]["post"])
+
+    assert set(documented) == {code.value for code in ENDPOINT_ERRORS[path]}
+    for code, status in documented.items():
+        assert status == ERROR_SPECS[ErrorCode(code)].status, code
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ("/otp/send", "invalid_client"),
+        ("/otp/send", "unauthorized_client"),
+        ("/otp/send", "malformed_email"),
+        ("/otp/send", "malformed_phone_number"),
+        ("/reset_user_password", "bad_email_otp_token"),
+        ("/reset_user_password", "bad_phone_number_otp"),
+        ("/reset_user_password", "user_not_found"),
+        ("/reset_user_password", "abnormal_user_status"),
+        ("/reset_user_password", "invalid_new_password"),
+        ("/reset_user_password", "recurrent_password"),
+    ],
+)
+def test_the_errors_the_contract_names_are_documented(
+    openapi: dict[str, Any], path: str, code: str
+) -> None:
+    assert code in documented_errors(openapi["paths"][path]["post"])
+
+
+def test_the_sdk_has_an_exception_class_for_every_documented_code(
+    openapi: dict[str, Any],
+) -> None:
+    for path in ENDPOINT_ERRORS:
+        for code in documented_errors(openapi["paths"][path]["post"]):
+            cls = error_class_for(code)
+            assert cls is not APIStatusError, code
+            assert cls.code_enum == code
+
+
+def test_the_success_of_send_is_documented(openapi: dict[str, Any]) -> None:
+    success = openapi["paths"]["/otp/send"]["post"]["responses"]["200"]
+    schema_ref = success["content"]["application/json"]["schema"]["$ref"]
+    schema = openapi["components"]["schemas"][schema_ref.rpartition("/")[2]]
+    assert set(schema["properties"]) == {"otp_token", "expires_in"}

@@ -1,0 +1,395 @@
+"""Every refusal of ``/reset_user_password``, each reached by a real scenario."""
+
+from __future__ import annotations
+
+import pytest
+
+from ciam_client import (
+    AbnormalUserStatusError,
+    AsyncCiamClient,
+    BadEmailOtpError,
+    BadEmailOtpTokenError,
+    BadPhoneNumberOtpError,
+    BadPhoneNumberOtpTokenError,
+    CiamClient,
+    InvalidNewPasswordError,
+    InvalidRequestError,
+    MalformedEmailError,
+    MalformedPhoneNumberError,
+    RecurrentPasswordError,
+    UserNotFoundError,
+)
+
+from .conftest import (
+    DEFAULT_PASSWORD,
+    NEW_PASSWORD,
+    App,
+    Server,
+    User,
+    api_error,
+    unique_email,
+    unique_phone_number,
+    wrong_code,
+)
+
+
+@pytest.fixture(scope="module")
+def bystander(server: Server) -> User:
+    """A user whose password no test of this module changes."""
+    return server.create_user()
+
+
+# --- the user -----------------------------------------------------------------------------------
+
+
+def test_a_frozen_user_cannot_reset_until_unfrozen(
+    server: Server, ciam: CiamClient, new_user: User
+) -> None:
+    server.cli("users", "freeze", "--email", new_user.email)
+    # Sending answers as for anyone: it tells nothing about the account.
+    sent = ciam.send_otp(email=new_user.email)
+    code = server.last_code(new_user.email)
+
+    with api_error(AbnormalUserStatusError, status=400, code="abnormal_user_status") as error:
+        ciam.reset_user_password(
+            email=new_user.email, otp=code, otp_token=sent.otp_token, password=NEW_PASSWORD
+        )
+    assert error.value.description == "User is frozen."
+    assert server.password_matches(new_user, DEFAULT_PASSWORD)
+
+    server.cli("users", "unfreeze", "--email", new_user.email)
+    sent = ciam.send_otp(email=new_user.email)
+    ciam.reset_user_password(
+        email=new_user.email,
+        otp=server.last_code(new_user.email),
+        otp_token=sent.otp_token,
+        password=NEW_PASSWORD,
+    )
+    assert server.password_matches(new_user, NEW_PASSWORD)
+
+
+def test_a_user_frozen_by_phone_number_cannot_reset_by_phone(
+    server: Server, ciam: CiamClient, new_user: User
+) -> None:
+    server.cli("users", "freeze", "--phone-number", new_user.phone_number)
+    sent = ciam.send_otp(phone_number=new_user.phone_number)
+
+    with api_error(AbnormalUserStatusError, status=400, code="abnormal_user_status") as error:
+        ciam.reset_user_password(
+            phone_number=new_user.phone_number,
+            otp=server.last_code(new_user.phone_number),
+            otp_token=sent.otp_token,
+            password=NEW_PASSWORD,
+        )
+    assert error.value.description == "User is frozen."
+
+
+@pytest.mark.parametrize("channel", ["email", "phone_number"])
+def test_an_address_without_an_account_gets_a_code_but_no_reset(
+    server: Server, ciam: CiamClient, bystander: User, channel: str
+) -> None:
+    address = unique_email() if channel == "email" else unique_phone_number()
+
+    sent = ciam.send_otp(**{channel: address})
+    # The same answer as for an address with an account: nothing to enumerate.
+    known = ciam.send_otp(**{channel: getattr(bystander, channel)})
+    assert sent.expires_in == known.expires_in
+    assert len(sent.otp_token) == len(known.otp_token)
+    code = server.last_code(address)
+
+    with api_error(UserNotFoundError, status=400, code="user_not_found"):
+        ciam.reset_user_password(
+            **{channel: address}, otp=code, otp_token=sent.otp_token, password=NEW_PASSWORD
+        )
+
+
+# --- the new password ---------------------------------------------------------------------------
+
+
+def test_the_current_password_is_refused(server: Server, ciam: CiamClient, bystander: User) -> None:
+    sent = ciam.send_otp(email=bystander.email)
+
+    with api_error(RecurrentPasswordError, status=400, code="recurrent_password"):
+        ciam.reset_user_password(
+            email=bystander.email,
+            otp=server.last_code(bystander.email),
+            otp_token=sent.otp_token,
+            password=bystander.password,
+        )
+
+
+@pytest.mark.parametrize(
+    ("template", "rule"),
+    [
+        pytest.param("Kt-73", "at least 8", id="too short"),
+        pytest.param("K" * 129, "at most 128", id="too long"),
+        pytest.param("password123", "common", id="common"),
+        pytest.param("PASSWORD123", "common", id="common, other case"),
+        pytest.param("iloveyou1", "common", id="common, another"),
+        pytest.param("Kettle\x07sunrise-73", "control", id="control character"),
+        pytest.param("{local_part}-73!", "email", id="contains the email"),
+        pytest.param("Kettle-{national_number}", "phone", id="contains the phone number"),
+    ],
+)
+def test_a_weak_password_is_refused_naming_the_rule(
+    server: Server, ciam: CiamClient, bystander: User, template: str, rule: str
+) -> None:
+    password = template.format(
+        local_part=bystander.email.partition("@")[0],
+        national_number=bystander.phone_number.removeprefix("+86"),
+    )
+    sent = ciam.send_otp(email=bystander.email)
+
+    with api_error(InvalidNewPasswordError, status=400, code="invalid_new_password") as error:
+        ciam.reset_user_password(
+            email=bystander.email,
+            otp=server.last_code(bystander.email),
+            otp_token=sent.otp_token,
+            password=password,
+        )
+    assert rule in (error.value.description or "")
+
+
+# --- the code and its token ---------------------------------------------------------------------
+
+
+def test_a_wrong_email_code(server: Server, ciam: CiamClient, bystander: User) -> None:
+    sent = ciam.send_otp(email=bystander.email)
+
+    with api_error(BadEmailOtpError, status=400, code="bad_email_otp"):
+        ciam.reset_user_password(
+            email=bystander.email,
+            otp=wrong_code(server.last_code(bystander.email)),
+            otp_token=sent.otp_token,
+            password=NEW_PASSWORD,
+        )
+
+
+def test_a_wrong_phone_code(server: Server, ciam: CiamClient, bystander: User) -> None:
+    sent = ciam.send_otp(phone_number=bystander.phone_number)
+
+    with api_error(BadPhoneNumberOtpError, status=400, code="bad_phone_number_otp"):
+        ciam.reset_user_password(
+            phone_number=bystander.phone_number,
+            otp=wrong_code(server.last_code(bystander.phone_number)),
+            otp_token=sent.otp_token,
+            password=NEW_PASSWORD,
+        )
+
+
+async def test_the_async_client_raises_the_same_exceptions(
+    server: Server, web_app: App, bystander: User
+) -> None:
+    async with AsyncCiamClient(
+        base_url=server.base_url, client_id=web_app.client_id, client_secret=web_app.client_secret
+    ) as ciam:
+        sent = await ciam.send_otp(email=bystander.email)
+        code = server.last_code(bystander.email)
+        with api_error(BadEmailOtpError, status=400, code="bad_email_otp"):
+            await ciam.reset_user_password(
+                email=bystander.email,
+                otp=wrong_code(code),
+                otp_token=sent.otp_token,
+                password=NEW_PASSWORD,
+            )
+        with api_error(RecurrentPasswordError, status=400, code="recurrent_password"):
+            await ciam.reset_user_password(
+                email=bystander.email,
+                otp=code,
+                otp_token=sent.otp_token,
+                password=bystander.password,
+            )
+
+
+def test_a_code_for_one_address_cannot_reset_another(
+    server: Server, ciam: CiamClient, bystander: User, new_user: User
+) -> None:
+    """The holder of one mailbox cannot use its code on someone else's account."""
+    sent = ciam.send_otp(email=bystander.email)
+
+    with api_error(BadEmailOtpTokenError, status=400, code="bad_email_otp_token"):
+        ciam.reset_user_password(
+            email=new_user.email,
+            otp=server.last_code(bystander.email),
+            otp_token=sent.otp_token,
+            password=NEW_PASSWORD,
+        )
+    assert server.password_matches(new_user, DEFAULT_PASSWORD)
+
+
+def test_a_code_for_one_phone_number_cannot_reset_another(
+    server: Server, ciam: CiamClient, bystander: User, new_user: User
+) -> None:
+    sent = ciam.send_otp(phone_number=bystander.phone_number)
+
+    with api_error(BadPhoneNumberOtpTokenError, status=400, code="bad_phone_number_otp_token"):
+        ciam.reset_user_password(
+            phone_number=new_user.phone_number,
+            otp=server.last_code(bystander.phone_number),
+            otp_token=sent.otp_token,
+            password=NEW_PASSWORD,
+        )
+    assert server.password_matches(new_user, DEFAULT_PASSWORD)
+
+
+def test_an_email_code_cannot_be_used_by_phone(
+    server: Server, ciam: CiamClient, bystander: User
+) -> None:
+    sent = ciam.send_otp(email=bystander.email)
+
+    with api_error(BadPhoneNumberOtpTokenError, status=400, code="bad_phone_number_otp_token"):
+        ciam.reset_user_password(
+            phone_number=bystander.phone_number,
+            otp=server.last_code(bystander.email),
+            otp_token=sent.otp_token,
+            password=NEW_PASSWORD,
+        )
+
+
+def test_a_code_sent_for_one_app_cannot_be_used_by_another(
+    server: Server, ciam: CiamClient, spa_app: App, bystander: User
+) -> None:
+    sent = ciam.send_otp(email=bystander.email)
+
+    with (
+        server.client(spa_app) as other_app,
+        api_error(BadEmailOtpTokenError, status=400, code="bad_email_otp_token"),
+    ):
+        other_app.reset_user_password(
+            email=bystander.email,
+            otp=server.last_code(bystander.email),
+            otp_token=sent.otp_token,
+            password=NEW_PASSWORD,
+        )
+
+
+def test_an_unknown_token(server: Server, ciam: CiamClient, bystander: User) -> None:
+    sent = ciam.send_otp(email=bystander.email)
+
+    with api_error(BadEmailOtpTokenError, status=400, code="bad_email_otp_token"):
+        ciam.reset_user_password(
+            email=bystander.email,
+            otp=server.last_code(bystander.email),
+            otp_token=sent.otp_token[::-1],
+            password=NEW_PASSWORD,
+        )
+
+
+def test_too_many_wrong_codes_kill_the_token(
+    server: Server, ciam: CiamClient, bystander: User
+) -> None:
+    sent = ciam.send_otp(email=bystander.email)
+    code = server.last_code(bystander.email)
+
+    for _ in range(5):
+        with api_error(BadEmailOtpError, status=400, code="bad_email_otp"):
+            ciam.reset_user_password(
+                email=bystander.email,
+                otp=wrong_code(code),
+                otp_token=sent.otp_token,
+                password=NEW_PASSWORD,
+            )
+    with api_error(BadEmailOtpTokenError, status=400, code="bad_email_otp_token"):
+        ciam.reset_user_password(
+            email=bystander.email, otp=code, otp_token=sent.otp_token, password=NEW_PASSWORD
+        )
+
+
+def test_fewer_wrong_codes_than_the_limit_leave_the_token_alive(
+    server: Server, ciam: CiamClient, new_user: User
+) -> None:
+    sent = ciam.send_otp(email=new_user.email)
+    code = server.last_code(new_user.email)
+
+    for _ in range(4):
+        with api_error(BadEmailOtpError, status=400, code="bad_email_otp"):
+            ciam.reset_user_password(
+                email=new_user.email,
+                otp=wrong_code(code),
+                otp_token=sent.otp_token,
+                password=NEW_PASSWORD,
+            )
+    ciam.reset_user_password(
+        email=new_user.email, otp=code, otp_token=sent.otp_token, password=NEW_PASSWORD
+    )
+    assert server.password_matches(new_user, NEW_PASSWORD)
+
+
+def test_a_token_works_once(server: Server, ciam: CiamClient, new_user: User) -> None:
+    sent = ciam.send_otp(email=new_user.email)
+    code = server.last_code(new_user.email)
+    ciam.reset_user_password(
+        email=new_user.email, otp=code, otp_token=sent.otp_token, password=NEW_PASSWORD
+    )
+
+    with api_error(BadEmailOtpTokenError, status=400, code="bad_email_otp_token"):
+        ciam.reset_user_password(
+            email=new_user.email, otp=code, otp_token=sent.otp_token, password="Other-pass-4821"
+        )
+    assert server.password_matches(new_user, NEW_PASSWORD)
+
+
+def test_a_newer_code_retires_the_older_token(
+    server: Server, ciam: CiamClient, new_user: User
+) -> None:
+    older = ciam.send_otp(email=new_user.email)
+    older_code = server.last_code(new_user.email)
+    newer = ciam.send_otp(email=new_user.email)
+    newer_code = server.last_code(new_user.email)
+
+    with api_error(BadEmailOtpTokenError, status=400, code="bad_email_otp_token"):
+        ciam.reset_user_password(
+            email=new_user.email, otp=older_code, otp_token=older.otp_token, password=NEW_PASSWORD
+        )
+    ciam.reset_user_password(
+        email=new_user.email, otp=newer_code, otp_token=newer.otp_token, password=NEW_PASSWORD
+    )
+    assert server.password_matches(new_user, NEW_PASSWORD)
+
+
+# --- the request --------------------------------------------------------------------------------
+
+
+def test_a_malformed_email_on_reset(ciam: CiamClient) -> None:
+    with api_error(MalformedEmailError, status=400, code="malformed_email"):
+        ciam.reset_user_password(
+            email="not-an-address", otp="123456", otp_token="token", password=NEW_PASSWORD
+        )
+
+
+def test_a_malformed_phone_number_on_reset(ciam: CiamClient) -> None:
+    with api_error(MalformedPhoneNumberError, status=400, code="malformed_phone_number"):
+        ciam.reset_user_password(
+            phone_number="12345", otp="123456", otp_token="token", password=NEW_PASSWORD
+        )
+
+
+def test_an_empty_code_is_an_invalid_request(
+    server: Server, ciam: CiamClient, bystander: User
+) -> None:
+    sent = ciam.send_otp(email=bystander.email)
+
+    with api_error(InvalidRequestError, status=400, code="invalid_request") as error:
+        ciam.reset_user_password(
+            email=bystander.email, otp="", otp_token=sent.otp_token, password=NEW_PASSWORD
+        )
+    assert "email_otp" in (error.value.description or "")
+
+
+def test_sdk_errors_never_show_what_was_sent(server: Server, web_app: App, bystander: User) -> None:
+    """The password, the code, the token and the client secret stay out of an error's text."""
+    password = "Kt-73"  # too short: refused after the code and token were checked
+    with server.client(web_app) as ciam:
+        sent = ciam.send_otp(email=bystander.email)
+        code = server.last_code(bystander.email)
+        with api_error(InvalidNewPasswordError, status=400, code="invalid_new_password") as error:
+            ciam.reset_user_password(
+                email=bystander.email, otp=code, otp_token=sent.otp_token, password=password
+            )
+
+    shown = f"{error.value} {error.value!r} {error.value.description} {ciam!r}"
+    assert error.value.request_id is not None
+    assert error.value.request_id in str(error.value)
+    assert web_app.client_secret is not None
+    for secret in (password, code, sent.otp_token, web_app.client_secret):
+        assert secret not in shown
