@@ -10,16 +10,35 @@ from ciam_shared import ERROR_SPECS, ErrorCode, status_of
 
 ALLOWED_STATUSES = {400, 401, 403, 404, 405, 413, 415, 429, 500, 503}
 
-# Codes the seed documents do not list in a table or a sample, with the status we answer them.
-OTHER_CODES = {
+# The codes of the contract, as its two documents give them, with their status.
+RESET_CONTRACT_CODES = {  # the sample error responses of "Reset User Password"
+    "recurrent_password": 400,
+    "invalid_new_password": 400,
+    "user_not_found": 400,
+    "abnormal_user_status": 400,
+    "bad_email_otp_token": 400,
+    "bad_email_otp": 400,
+}
+OTP_SEND_CONTRACT_CODES = {  # the error table of /otp/send and the family's other codes
+    "malformed_email": 400,
+    "malformed_phone_number": 400,
+    "invalid_email": 400,
+    "insufficient_email_quota": 400,
+    "insufficient_sms_quota": 400,
+    "sms_rate_limit_exceeded": 400,
+    "email_is_used": 400,
+    "phone_number_is_used": 400,
+    "temporarily_unavailable": 503,
     "invalid_request": 400,
     "invalid_client": 401,
-    "unauthorized_client": 400,
-    "email_rate_limit_exceeded": 400,
     "bad_phone_number_otp_token": 400,
     "bad_phone_number_otp": 400,
+}
+# Codes the contract does not name, with the status we answer them.
+OTHER_CODES = {
+    "unauthorized_client": 400,
+    "email_rate_limit_exceeded": 400,
     "too_many_requests": 429,
-    "temporarily_unavailable": 503,
     # Framework-level failures answered in the same body shape.
     "not_found": 404,
     "method_not_allowed": 405,
@@ -29,48 +48,6 @@ OTHER_CODES = {
 }
 
 _SNAKE_CASE = re.compile(r"[a-z]+(?:_[a-z]+)+")
-
-
-def reset_contract_codes(text: str) -> dict[str, int]:
-    """The ``"error"`` values of the sample error responses, each sent with ``400``."""
-    codes = re.findall(r'"error"\s*:\s*"([a-z_]+)"', text)
-    return dict.fromkeys(codes, 400)
-
-
-def otp_send_contract_codes(text: str) -> dict[str, int]:
-    """The codes of the ``| error | when |`` table (``400`` unless the row notes a status) and
-    those named with a status in the text after it, e.g. ``invalid_client`` (401 ...)."""
-    codes: dict[str, int] = {}
-    lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if re.match(r"\|\s*error\s*\|", line))
-    for line in lines[start + 2 :]:
-        if not line.startswith("|"):
-            break
-        first_cell = line.split("|")[1]
-        noted = re.search(r"\((\d{3})\)", first_cell)
-        for code in _SNAKE_CASE.findall(first_cell):
-            codes[code] = int(noted.group(1)) if noted else 400
-    for code, status in re.findall(r"`([a-z_]+)` \((\d{3})", text):
-        codes[code] = int(status)
-    return codes
-
-
-def test_the_seed_parsers_find_the_documented_codes(
-    reset_contract: str, otp_send_contract: str
-) -> None:
-    # Guards the parsers themselves: an empty parse would make the checks below vacuous.
-    assert set(reset_contract_codes(reset_contract)) == {
-        "recurrent_password",
-        "invalid_new_password",
-        "user_not_found",
-        "abnormal_user_status",
-        "bad_email_otp_token",
-        "bad_email_otp",
-    }
-    otp_codes = otp_send_contract_codes(otp_send_contract)
-    assert {"malformed_email", "email_is_used", "phone_number_is_used"} <= set(otp_codes)
-    assert otp_codes["temporarily_unavailable"] == 503
-    assert otp_codes["invalid_client"] == 401
 
 
 def test_every_code_has_a_spec_with_an_allowed_status_and_a_meaning() -> None:
@@ -101,14 +78,17 @@ def _assert_registered_with_status(expected: dict[str, int]) -> None:
     assert not wrong, f"codes registered with another status (registered, contract): {wrong}"
 
 
-def test_the_reset_contract_codes_are_registered_with_status_400(reset_contract: str) -> None:
-    _assert_registered_with_status(reset_contract_codes(reset_contract))
+def test_the_reset_contract_codes_are_registered_with_their_status() -> None:
+    _assert_registered_with_status(RESET_CONTRACT_CODES)
 
 
-def test_the_otp_send_contract_codes_are_registered_with_their_status(
-    otp_send_contract: str,
-) -> None:
-    _assert_registered_with_status(otp_send_contract_codes(otp_send_contract))
+def test_the_otp_send_contract_codes_are_registered_with_their_status() -> None:
+    _assert_registered_with_status(OTP_SEND_CONTRACT_CODES)
+
+
+def test_the_registry_holds_nothing_but_the_listed_codes() -> None:
+    listed = RESET_CONTRACT_CODES | OTP_SEND_CONTRACT_CODES | OTHER_CODES
+    assert {code.value for code in ErrorCode} == set(listed)
 
 
 @pytest.mark.parametrize(("code", "status"), sorted(OTHER_CODES.items()))
