@@ -62,9 +62,14 @@ class CodeMessage:
     to: str
     usage: str
     code: str
+    locale: str = "en"
+    """The language of the message: ``en`` or ``zh``."""
 
     def __repr__(self) -> str:
-        return f"CodeMessage(channel={self.channel!r}, to={self.to!r}, usage={self.usage!r})"
+        return (
+            f"CodeMessage(channel={self.channel!r}, to={self.to!r}, usage={self.usage!r}, "
+            f"locale={self.locale!r})"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +79,8 @@ class PasswordChangedNotice:
     channel: Channel
     to: str
     changed_at: datetime
+    locale: str = "en"
+    """The language of the message: ``en`` or ``zh``."""
 
 
 class Sender(Protocol):
