@@ -74,7 +74,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     store = SqlStore(engine)
     sender = _sender(settings)
     hasher = ChallengeHasher(_secret_key(settings))
-    hashing = PasswordHashing(settings.argon2, pool_size=settings.argon2_pool_size)
+    hashing = PasswordHashing(
+        settings.argon2,
+        pool_size=settings.argon2_pool_size,
+        queue_limit=settings.argon2_queue_limit,
+    )
     send_otp_flow = SendOtp(
         store=store, sender=sender, hasher=hasher, settings=settings.otp, clock=utc_now
     )

@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     argon2_memory_kib: Annotated[int, Field(ge=8)] = 64 * 1024
     argon2_parallelism: PositiveInt = 4
     argon2_pool_size: PositiveInt | None = None
+    argon2_queue_limit: Annotated[int, Field(ge=0)] = 64
 
     max_body_size: PositiveInt = 16 * 1024
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from collections.abc import Iterator
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 import argon2
 import pytest
 
-from ciam_server.domain.passwords import Argon2Parameters, PasswordHashing
+from ciam_server.domain.passwords import Argon2Parameters, HashingBusyError, PasswordHashing
 
 PARAMETERS = Argon2Parameters(time_cost=1, memory_cost_kib=8, parallelism=1)
 
@@ -146,3 +147,42 @@ async def test_close_stops_the_pool(argon2_threads: list[threading.Thread]) -> N
     assert not thread.is_alive()
     with pytest.raises(RuntimeError, match="shutdown"):
         await hashing.hash("violet kettle marmalade 42")
+
+
+async def test_work_past_the_queue_limit_is_refused_at_once() -> None:
+    # One thread, one waiting call allowed: a third call finds the pool full.
+    hashing = PasswordHashing(PARAMETERS, pool_size=1, queue_limit=1)
+    release = threading.Event()
+    blocked = PasswordHashing._verify
+
+    def slow_verify(self: PasswordHashing, password_hash: str, password: str) -> bool:
+        release.wait(timeout=10)
+        return blocked(self, password_hash, password)
+
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(PasswordHashing, "_verify", slow_verify)
+            running = asyncio.ensure_future(hashing.verify("x", "y"))
+            waiting = asyncio.ensure_future(hashing.verify("x", "y"))
+            await asyncio.sleep(0.05)
+            assert hashing.waiting == 1
+            with pytest.raises(HashingBusyError):
+                await hashing.hash("z")
+            with pytest.raises(HashingBusyError):
+                await hashing.matches_any(["x"], "y")
+            release.set()
+            assert list(await asyncio.gather(running, waiting)) == [False, False]
+        assert await hashing.matches_any([await hashing.hash("z")], "z")  # room again
+    finally:
+        release.set()
+        hashing.close()
+
+
+async def test_matches_any_is_admitted_whole_or_not_at_all() -> None:
+    hashing = PasswordHashing(PARAMETERS, pool_size=1, queue_limit=2)
+    try:
+        with pytest.raises(HashingBusyError):
+            await hashing.matches_any(["a", "b", "c", "d"], "y")  # 4 calls > 1 + 2
+        assert hashing.waiting == 0
+    finally:
+        hashing.close()

@@ -2,18 +2,24 @@
 
 One argon2 call costs about 100 ms of CPU and, with the default parameters, 64 MiB of memory;
 the pool's size bounds both. argon2-cffi releases the GIL while hashing, so the event loop keeps
-serving cheap requests while the pool works.
+serving cheap requests while the pool works. Work waiting for a thread is bounded too: past
+``queue_limit`` waiting calls, new work is refused at once (:class:`HashingBusyError`) rather than
+queued behind minutes of hashing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,12 +31,25 @@ class Argon2Parameters:
     parallelism: int = 4
 
 
-class PasswordHashing:
-    """Hashes and verifies passwords in a pool of ``pool_size`` threads."""
+class HashingBusyError(Exception):
+    """The pool has more work waiting than its queue limit allows."""
 
-    def __init__(self, parameters: Argon2Parameters, *, pool_size: int | None = None) -> None:
+
+class PasswordHashing:
+    """Hashes and verifies passwords in a pool of ``pool_size`` threads, with at most
+    ``queue_limit`` calls waiting for a thread."""
+
+    def __init__(
+        self,
+        parameters: Argon2Parameters,
+        *,
+        pool_size: int | None = None,
+        queue_limit: int = 64,
+    ) -> None:
         self.parameters = parameters
         self.pool_size = pool_size or os.cpu_count() or 1
+        self.queue_limit = queue_limit
+        self._pending = 0  # calls submitted and not finished: running plus waiting
         self._hasher = argon2.PasswordHasher(
             time_cost=parameters.time_cost,
             memory_cost=parameters.memory_cost_kib,
@@ -39,10 +58,26 @@ class PasswordHashing:
         )
         self._pool = ThreadPoolExecutor(max_workers=self.pool_size, thread_name_prefix="argon2")
 
+    @property
+    def waiting(self) -> int:
+        """Calls waiting for a thread."""
+        return max(0, self._pending - self.pool_size)
+
+    def _admit(self, calls: int) -> None:
+        if self._pending + calls > self.pool_size + self.queue_limit:
+            raise HashingBusyError
+
+    async def _run(self, function: Callable[..., T], *args: str) -> T:
+        self._pending += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
+        finally:
+            self._pending -= 1
+
     async def hash(self, password: str) -> str:
         """A new argon2id PHC string for ``password``."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._hasher.hash, password)
+        self._admit(1)
+        return await self._run(self._hasher.hash, password)
 
     def _verify(self, password_hash: str, password: str) -> bool:
         try:
@@ -52,12 +87,16 @@ class PasswordHashing:
 
     async def verify(self, password_hash: str, password: str) -> bool:
         """Whether ``password`` matches ``password_hash``."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._verify, password_hash, password)
+        self._admit(1)
+        return await self._run(self._verify, password_hash, password)
 
     async def matches_any(self, password_hashes: list[str], password: str) -> bool:
-        """Whether ``password`` matches any of the hashes; the checks run concurrently."""
-        results = await asyncio.gather(*(self.verify(h, password) for h in password_hashes))
+        """Whether ``password`` matches any of the hashes; the checks run concurrently, and are
+        admitted all together or not at all."""
+        self._admit(len(password_hashes))
+        results = await asyncio.gather(
+            *(self._run(self._verify, h, password) for h in password_hashes)
+        )
         return any(results)
 
     def close(self) -> None:

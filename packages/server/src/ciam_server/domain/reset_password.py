@@ -20,7 +20,7 @@ from ciam_server.domain.errors import FlowError
 from ciam_server.domain.identifiers import normalize
 from ciam_server.domain.models import Application, Challenge, Channel
 from ciam_server.domain.otp import ChallengeHasher
-from ciam_server.domain.passwords import PasswordHashing
+from ciam_server.domain.passwords import HashingBusyError, PasswordHashing
 from ciam_server.domain.policy import PasswordPolicy
 from ciam_server.domain.ports import (
     DeliveryFailedError,
@@ -32,6 +32,8 @@ from ciam_server.domain.send_otp import OtpSettings
 from ciam_shared import ErrorCode, ResetUserPasswordRequest, Usage
 
 logger = logging.getLogger(__name__)
+
+RETRY_AFTER_BUSY = 1  # seconds
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,12 +121,19 @@ class ResetPassword:
             attempt.password, email=user.email, phone_number=user.phone_number
         )
         recent = await self.store.recent_password_hashes(user.id, self.history_depth)
-        if await self.hashing.matches_any(recent, password):
+        try:
+            if await self.hashing.matches_any(recent, password):
+                raise FlowError(
+                    ErrorCode.RECURRENT_PASSWORD,
+                    f"The password must differ from the last {self.history_depth} passwords.",
+                )
+            new_hash = await self.hashing.hash(password)
+        except HashingBusyError:
             raise FlowError(
-                ErrorCode.RECURRENT_PASSWORD,
-                f"The password must differ from the last {self.history_depth} passwords.",
-            )
-        new_hash = await self.hashing.hash(password)
+                ErrorCode.TEMPORARILY_UNAVAILABLE,
+                "The server is busy; try again shortly. The code stays valid.",
+                retry_after=RETRY_AFTER_BUSY,
+            ) from None
         changed = await self.store.complete_reset(
             challenge_id=challenge.id,
             user_id=user.id,
