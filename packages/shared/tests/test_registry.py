@@ -8,7 +8,7 @@ import pytest
 
 from ciam_shared import ERROR_SPECS, ErrorCode, status_of
 
-ALLOWED_STATUSES = {400, 401, 403, 404, 405, 413, 415, 429, 500, 503}
+ALLOWED_STATUSES = {400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503}
 
 # The codes of the contract, as its two documents give them, with their status.
 RESET_CONTRACT_CODES = {  # the sample error responses of "Reset User Password"
@@ -39,6 +39,8 @@ OTHER_CODES = {
     "unauthorized_client": 400,
     "email_rate_limit_exceeded": 400,
     "too_many_requests": 429,
+    "idempotency_key_reused": 422,
+    "idempotency_key_in_use": 409,
     # Framework-level failures answered in the same body shape.
     "not_found": 404,
     "method_not_allowed": 405,

@@ -222,6 +222,14 @@ class RecurrentPasswordError(APIStatusError):
     code_enum = ErrorCode.RECURRENT_PASSWORD
 
 
+class IdempotencyKeyReusedError(APIStatusError):
+    code_enum = ErrorCode.IDEMPOTENCY_KEY_REUSED
+
+
+class IdempotencyKeyInUseError(APIStatusError):
+    code_enum = ErrorCode.IDEMPOTENCY_KEY_IN_USE
+
+
 class TooManyRequestsError(APIStatusError):
     code_enum = ErrorCode.TOO_MANY_REQUESTS
 

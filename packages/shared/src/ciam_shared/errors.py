@@ -43,7 +43,9 @@ class ErrorCode(StrEnum):
     INVALID_NEW_PASSWORD = "invalid_new_password"  # noqa: S105
     RECURRENT_PASSWORD = "recurrent_password"  # noqa: S105
 
-    # Any endpoint: limits and framework-level failures.
+    # Any endpoint: idempotent retries, limits and framework-level failures.
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    IDEMPOTENCY_KEY_IN_USE = "idempotency_key_in_use"
     TOO_MANY_REQUESTS = "too_many_requests"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
@@ -132,6 +134,16 @@ _SPECS: dict[ErrorCode, ErrorSpec] = {
     ),
     ErrorCode.RECURRENT_PASSWORD: ErrorSpec(
         status=400, meaning="The new password is the current one or one of the recent ones."
+    ),
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: ErrorSpec(
+        status=422,
+        meaning="The Idempotency-Key was already used by this client with another request; "
+        "use a new key for a new request.",
+    ),
+    ErrorCode.IDEMPOTENCY_KEY_IN_USE: ErrorSpec(
+        status=409,
+        meaning="A request with this Idempotency-Key is still being processed; retry after "
+        "Retry-After seconds to get its answer.",
     ),
     ErrorCode.TOO_MANY_REQUESTS: ErrorSpec(
         status=429, meaning="Too many requests; retry after Retry-After seconds."
