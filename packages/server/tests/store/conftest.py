@@ -13,7 +13,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -25,9 +25,9 @@ from sqlalchemy.pool import NullPool
 from ciam_server.domain.models import Channel, NewChallenge, User
 from ciam_server.store import SqlStore, create_engine, upgrade
 
+from .support import EMAIL, NOW
+
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-NOW = datetime(2026, 5, 9, 12, 0, tzinfo=UTC)
-EMAIL = "ada@example.com"
 
 
 async def _run_autocommit(url: URL | str, *statements: str) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from ciam_server.domain.models import Application, AppType, Channel, User
-from ciam_server.domain.ports import Store
+from ciam_server.domain.ports import IdempotencyStore, Store
 from ciam_server.store import AlreadyExistsError, SqlStore
 
 NOW = datetime(2026, 5, 9, 12, 0, tzinfo=UTC)
@@ -136,3 +136,48 @@ async def test_freezing_an_unknown_user_is_false(store: SqlStore) -> None:
 def test_sql_store_implements_the_store_protocol(store: SqlStore) -> None:
     implementation: Store = store  # the type checker holds SqlStore to the protocol
     assert implementation is store
+
+
+def test_sql_store_implements_the_idempotency_store_protocol(store: SqlStore) -> None:
+    implementation: IdempotencyStore = store
+    assert isinstance(implementation, IdempotencyStore)
+
+
+async def test_an_application_has_no_quota_at_first(store: SqlStore) -> None:
+    created = await _create_web_app(store)
+
+    assert created.email_daily_quota is None
+    assert created.sms_daily_quota is None
+
+
+async def test_set_application_quota_per_channel(store: SqlStore) -> None:
+    await _create_web_app(store)
+    await _create_web_app(store, "other-app")
+
+    assert await store.set_application_quota("web-app", Channel.EMAIL, 500)
+    assert await store.set_application_quota("web-app", Channel.SMS, 0)
+
+    found = await store.get_application("web-app")
+    assert found is not None
+    assert (found.email_daily_quota, found.sms_daily_quota) == (500, 0)
+    assert found.daily_quota(Channel.SMS) == 0
+    other = await store.get_application("other-app")
+    assert other is not None
+    assert (other.email_daily_quota, other.sms_daily_quota) == (None, None)
+    assert [app.email_daily_quota for app in await store.list_applications()] == [None, 500]
+
+    assert await store.set_application_quota("web-app", Channel.EMAIL, None)
+    found = await store.get_application("web-app")
+    assert found is not None
+    assert (found.email_daily_quota, found.sms_daily_quota) == (None, 0)
+
+
+async def test_set_application_quota_of_an_unknown_application_is_false(store: SqlStore) -> None:
+    assert not await store.set_application_quota("unknown", Channel.EMAIL, 10)
+
+
+async def test_set_application_quota_refuses_a_negative_quota(store: SqlStore) -> None:
+    await _create_web_app(store)
+
+    with pytest.raises(ValueError, match="negative"):
+        await store.set_application_quota("web-app", Channel.SMS, -1)

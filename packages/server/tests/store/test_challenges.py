@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import asdict, replace
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from ciam_server.domain.models import Challenge, Channel, NewChallenge, User
 from ciam_server.store import SqlStore
 
-
-async def _add(store: SqlStore, challenge: NewChallenge) -> Challenge:
-    await store.add_challenge(challenge)
-    stored = await store.find_challenge(challenge.token_hash)
-    assert stored is not None
-    return stored
+from .support import EMAIL, NO_LIMITS, NOW, add, at
 
 
 async def test_find_challenge_returns_what_was_added(
     store: SqlStore, new_challenge: NewChallenge
 ) -> None:
-    stored = await _add(store, new_challenge)
+    stored = await add(store, new_challenge)
 
     assert stored == Challenge(
         **asdict(new_challenge), id=stored.id, attempts=0, consumed_at=None, retired_at=None
@@ -33,10 +28,10 @@ async def test_find_challenge_of_an_unknown_token_is_none(store: SqlStore) -> No
 async def test_a_new_challenge_retires_the_live_ones_for_the_same_identifier_and_usage(
     store: SqlStore, new_challenge: NewChallenge
 ) -> None:
-    older = await _add(store, new_challenge)
+    older = await add(store, new_challenge)
     later = new_challenge.created_at + timedelta(seconds=90)
 
-    newer = await _add(store, replace(new_challenge, token_hash="token-hash-2", created_at=later))
+    newer = await add(store, replace(new_challenge, token_hash="token-hash-2", created_at=later))
 
     older_now = await store.find_challenge(older.token_hash)
     assert older_now is not None
@@ -53,9 +48,9 @@ async def test_a_new_challenge_leaves_other_identifiers_usages_and_channels_alon
         replace(new_challenge, token_hash="other-channel", channel=Channel.SMS),
     ]
     for other in others:
-        await store.add_challenge(other)
+        await store.add_challenge(other, NO_LIMITS)
 
-    await store.add_challenge(new_challenge)
+    await store.add_challenge(new_challenge, NO_LIMITS)
 
     for other in others:
         found = await store.find_challenge(other.token_hash)
@@ -66,7 +61,7 @@ async def test_a_new_challenge_leaves_other_identifiers_usages_and_channels_alon
 async def test_a_consumed_challenge_is_not_retired(
     store: SqlStore, new_challenge: NewChallenge, user: User
 ) -> None:
-    consumed = await _add(store, new_challenge)
+    consumed = await add(store, new_challenge)
     assert await store.complete_reset(
         challenge_id=consumed.id,
         user_id=user.id,
@@ -75,7 +70,7 @@ async def test_a_consumed_challenge_is_not_retired(
         now=new_challenge.created_at,
     )
 
-    await store.add_challenge(replace(new_challenge, token_hash="token-hash-2"))
+    await store.add_challenge(replace(new_challenge, token_hash="token-hash-2"), NO_LIMITS)
 
     found = await store.find_challenge(consumed.token_hash)
     assert found is not None
@@ -86,7 +81,7 @@ async def test_a_consumed_challenge_is_not_retired(
 async def test_reserve_attempt_counts_up_to_the_maximum(
     store: SqlStore, new_challenge: NewChallenge
 ) -> None:
-    challenge = await _add(store, new_challenge)
+    challenge = await add(store, new_challenge)
 
     results = [await store.reserve_attempt(challenge.id, 3) for _ in range(4)]
 
@@ -99,8 +94,8 @@ async def test_reserve_attempt_counts_up_to_the_maximum(
 async def test_reserve_attempt_refuses_a_retired_challenge(
     store: SqlStore, new_challenge: NewChallenge
 ) -> None:
-    retired = await _add(store, new_challenge)
-    await store.add_challenge(replace(new_challenge, token_hash="token-hash-2"))
+    retired = await add(store, new_challenge)
+    await store.add_challenge(replace(new_challenge, token_hash="token-hash-2"), NO_LIMITS)
 
     assert not await store.reserve_attempt(retired.id, 5)
 
@@ -108,7 +103,7 @@ async def test_reserve_attempt_refuses_a_retired_challenge(
 async def test_reserve_attempt_refuses_a_consumed_challenge(
     store: SqlStore, new_challenge: NewChallenge, user: User
 ) -> None:
-    challenge = await _add(store, new_challenge)
+    challenge = await add(store, new_challenge)
     await store.complete_reset(
         challenge_id=challenge.id,
         user_id=user.id,
@@ -127,7 +122,7 @@ async def test_reserve_attempt_on_an_unknown_challenge_is_false(store: SqlStore)
 async def test_release_attempt_gives_an_attempt_back_but_never_below_zero(
     store: SqlStore, new_challenge: NewChallenge
 ) -> None:
-    challenge = await _add(store, new_challenge)
+    challenge = await add(store, new_challenge)
     assert await store.reserve_attempt(challenge.id, 1)
     assert not await store.reserve_attempt(challenge.id, 1)
 
@@ -138,3 +133,104 @@ async def test_release_attempt_gives_an_attempt_back_but_never_below_zero(
     assert found is not None
     assert found.attempts == 0
     assert await store.reserve_attempt(challenge.id, 1)
+
+
+async def test_retire_challenge_makes_it_unusable(
+    store: SqlStore, new_challenge: NewChallenge
+) -> None:
+    challenge = await add(store, new_challenge)
+
+    await store.retire_challenge(challenge.id)
+
+    assert not await store.reserve_attempt(challenge.id, 5)
+    found = await store.find_challenge(challenge.token_hash)
+    assert found is not None
+    assert found.retired_at is not None
+    assert found.consumed_at is None
+
+
+async def test_retire_challenge_keeps_the_first_retirement_and_leaves_others_alone(
+    store: SqlStore, new_challenge: NewChallenge
+) -> None:
+    retired = await add(store, new_challenge)
+    other = await add(store, replace(new_challenge, token_hash="other", identifier="b@x.org"))
+    await store.add_challenge(replace(new_challenge, token_hash="token-hash-2"), NO_LIMITS)
+
+    await store.retire_challenge(retired.id)
+    await store.retire_challenge(12345)  # unknown: nothing happens
+
+    found = await store.find_challenge(retired.token_hash)
+    assert found is not None
+    assert found.retired_at == new_challenge.created_at
+    assert await store.find_challenge(other.token_hash) == other
+
+
+async def test_retire_challenge_leaves_a_consumed_challenge_consumed(
+    store: SqlStore, new_challenge: NewChallenge, user: User
+) -> None:
+    challenge = await add(store, new_challenge)
+    assert await store.complete_reset(
+        challenge_id=challenge.id,
+        user_id=user.id,
+        new_password_hash="hash-1",
+        history_depth=5,
+        now=NOW,
+    )
+
+    await store.retire_challenge(challenge.id)
+
+    found = await store.find_challenge(challenge.token_hash)
+    assert found is not None
+    assert found.consumed_at == NOW
+    assert found.retired_at is None
+
+
+async def test_identifier_failures_sums_attempts_since_and_gives_the_oldest(
+    store: SqlStore, new_challenge: NewChallenge
+) -> None:
+    async def with_attempts(minutes: int, attempts: int, **changes: object) -> None:
+        stored = await add(store, at(new_challenge, NOW - timedelta(minutes=minutes), **changes))
+        for _ in range(attempts):
+            assert await store.reserve_attempt(stored.id, 100)
+
+    await with_attempts(61, 7)  # before since
+    await with_attempts(60, 0)  # at since, but without attempts
+    await with_attempts(50, 2, client_id="other-app")
+    await with_attempts(30, 1, usage="sign_in")
+    await with_attempts(10, 3)
+    await with_attempts(5, 4, identifier="b@x.org")
+    await with_attempts(5, 4, channel=Channel.SMS)
+
+    since = NOW - timedelta(minutes=60)
+    failures = await store.identifier_failures(Channel.EMAIL, EMAIL, since)
+
+    assert failures == (6, NOW - timedelta(minutes=50))
+    # ``since`` itself is included.
+    assert await store.identifier_failures(Channel.EMAIL, EMAIL, NOW - timedelta(minutes=61)) == (
+        13,
+        NOW - timedelta(minutes=61),
+    )
+
+
+async def test_identifier_failures_without_any(
+    store: SqlStore, new_challenge: NewChallenge
+) -> None:
+    await add(store, new_challenge)
+
+    assert await store.identifier_failures(Channel.EMAIL, EMAIL, NOW - timedelta(hours=1)) == (
+        0,
+        None,
+    )
+    assert await store.identifier_failures(Channel.SMS, "+15550100", NOW) == (0, None)
+
+
+async def test_identifier_failures_gives_an_aware_datetime(
+    store: SqlStore, new_challenge: NewChallenge
+) -> None:
+    challenge = await add(store, new_challenge)
+    assert await store.reserve_attempt(challenge.id, 5)
+
+    _, oldest = await store.identifier_failures(Channel.EMAIL, EMAIL, NOW)
+
+    assert oldest is not None
+    assert oldest.tzinfo is UTC

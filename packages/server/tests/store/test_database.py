@@ -13,6 +13,8 @@ from ciam_server.domain.models import NewChallenge
 from ciam_server.store import SqlStore, create_engine, pending_migrations, upgrade
 from ciam_server.store.database import SQLITE_BUSY_TIMEOUT_MS
 
+from .support import NO_LIMITS
+
 
 async def test_upgrade_creates_the_sqlite_file(tmp_path: Path) -> None:
     path = tmp_path / "ciam.db"
@@ -49,7 +51,7 @@ async def test_datetimes_come_back_as_aware_utc(
 ) -> None:
     shanghai = timezone(timedelta(hours=8))
     created = datetime(2026, 5, 9, 20, 30, 15, 123456, tzinfo=shanghai)
-    await store.add_challenge(replace(new_challenge, created_at=created))
+    await store.add_challenge(replace(new_challenge, created_at=created), NO_LIMITS)
 
     found = await store.find_challenge(new_challenge.token_hash)
 
@@ -65,4 +67,4 @@ async def test_naive_datetimes_are_refused(store: SqlStore, new_challenge: NewCh
     naive = datetime(2026, 5, 9, 12, 0)
 
     with pytest.raises(StatementError, match="naive datetime"):
-        await store.add_challenge(replace(new_challenge, created_at=naive))
+        await store.add_challenge(replace(new_challenge, created_at=naive), NO_LIMITS)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, insert, inspect, text
 
-from ciam_server.store import create_engine, pending_migrations, upgrade
+from ciam_server.domain.models import Channel, ClaimOutcome
+from ciam_server.store import SqlStore, create_engine, pending_migrations, upgrade
 from ciam_server.store.database import _alembic_config
-from ciam_server.store.tables import Base
+from ciam_server.store.tables import ApplicationRow, Base, OtpChallengeRow
 
-TABLES = {"applications", "users", "password_history", "otp_challenges"}
+from .support import EMAIL, NOW
+
+TABLES = {"applications", "users", "password_history", "otp_challenges", "idempotency_keys"}
 
 
 async def _table_names(url: str) -> set[str]:
@@ -53,21 +57,165 @@ async def test_migrated_schema_matches_the_tables(migrated_url: str) -> None:
         await engine.dispose()
 
 
-async def test_downgrade_to_base_drops_the_schema(migrated_url: str) -> None:
-    def downgrade(connection: Connection) -> None:
+async def _migrate(url: str, direction: str, revision: str) -> None:
+    """``alembic upgrade`` or ``downgrade`` to ``revision`` on the database at ``url``."""
+
+    def migrate(connection: Connection) -> None:
         config = _alembic_config()
         config.attributes["connection"] = connection
-        command.downgrade(config, "base")
+        getattr(command, direction)(config, revision)
 
-    engine = create_engine(migrated_url)
+    engine = create_engine(url)
     try:
         async with engine.begin() as connection:
-            await connection.run_sync(downgrade)
+            await connection.run_sync(migrate)
     finally:
         await engine.dispose()
 
+
+async def _columns(url: str, table: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            columns = await connection.run_sync(lambda sync: inspect(sync).get_columns(table))
+    finally:
+        await engine.dispose()
+    return {column["name"] for column in columns}
+
+
+async def _indexes(url: str, table: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            indexes = await connection.run_sync(lambda sync: inspect(sync).get_indexes(table))
+    finally:
+        await engine.dispose()
+    return {str(index["name"]) for index in indexes}
+
+
+async def test_downgrade_to_base_drops_the_schema(migrated_url: str) -> None:
+    await _migrate(migrated_url, "downgrade", "base")
+
     assert await pending_migrations(migrated_url)
     assert await _table_names(migrated_url) == {"alembic_version"}
+
+
+async def _fill_0001(url: str) -> None:
+    """An application, a user and a challenge, written to the schema of revision 0001."""
+    application = insert(ApplicationRow).values(
+        client_id="web-app",
+        name="Web shop",
+        app_type="web",
+        secret_hash="secret-hash",
+        allow_otp_send=True,
+        created_at=NOW,
+    )
+    challenge = insert(OtpChallengeRow).values(
+        client_id="web-app",
+        usage="reset_password",
+        channel="email",
+        identifier=EMAIL,
+        token_hash="token-hash-1",
+        code_hash="code-hash-1",
+        created_at=NOW,
+        code_expires_at=NOW + timedelta(seconds=300),
+        token_expires_at=NOW + timedelta(seconds=600),
+        attempts=2,
+    )
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(application)
+            await connection.execute(challenge)
+        store = SqlStore(engine)  # users are the same in both revisions
+        await store.create_user(email=EMAIL, phone_number=None, password_hash="hash-0", now=NOW)
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrade_to_0002_keeps_the_data(blank_url: str) -> None:
+    await _migrate(blank_url, "upgrade", "0001")
+    await _fill_0001(blank_url)
+    assert "idempotency_keys" not in await _table_names(blank_url)
+
+    await upgrade(blank_url)
+
+    engine = create_engine(blank_url)
+    try:
+        store = SqlStore(engine)
+        application = await store.get_application("web-app")
+        assert application is not None
+        assert application.secret_hash == "secret-hash"
+        assert (application.email_daily_quota, application.sms_daily_quota) == (None, None)
+        user = await store.find_user(Channel.EMAIL, EMAIL)
+        assert user is not None
+        assert await store.recent_password_hashes(user.id, 5) == ["hash-0"]
+        challenge = await store.find_challenge("token-hash-1")
+        assert challenge is not None
+        assert (challenge.created_at, challenge.attempts) == (NOW, 2)
+        assert await store.identifier_failures(Channel.EMAIL, EMAIL, NOW) == (2, NOW)
+        assert await store.set_application_quota("web-app", Channel.SMS, 7)
+    finally:
+        await engine.dispose()
+    assert "ix_otp_challenges_channel_identifier_created_at" in await _indexes(
+        blank_url, "otp_challenges"
+    )
+
+
+async def test_downgrade_to_0001_keeps_the_data(migrated_url: str) -> None:
+    await _migrate(migrated_url, "downgrade", "0001")
+    await _fill_0001(migrated_url)
+    await upgrade(migrated_url)
+    engine = create_engine(migrated_url)
+    try:
+        store = SqlStore(engine)
+        assert await store.set_application_quota("web-app", Channel.EMAIL, 100)
+        claim = await store.claim_idempotency_key(
+            client_id="web-app",
+            key="key-1",
+            endpoint="POST /otp/send",
+            fingerprint="ab",
+            now=NOW,
+            expires_at=NOW + timedelta(hours=1),
+        )
+        assert claim.outcome is ClaimOutcome.CLAIMED
+    finally:
+        await engine.dispose()
+
+    await _migrate(migrated_url, "downgrade", "0001")
+
+    assert await pending_migrations(migrated_url)
+    assert await _table_names(migrated_url) == {*TABLES - {"idempotency_keys"}, "alembic_version"}
+    assert await _columns(migrated_url, "applications") == {
+        "client_id",
+        "name",
+        "app_type",
+        "secret_hash",
+        "allow_otp_send",
+        "created_at",
+    }
+    assert "ix_otp_challenges_channel_identifier_created_at" not in await _indexes(
+        migrated_url, "otp_challenges"
+    )
+    engine = create_engine(migrated_url)
+    try:
+        async with engine.connect() as connection:
+            applications = (
+                await connection.execute(text("SELECT client_id, secret_hash FROM applications"))
+            ).all()
+            challenges = (
+                await connection.execute(text("SELECT token_hash, attempts FROM otp_challenges"))
+            ).all()
+            users = (await connection.execute(text("SELECT email FROM users"))).all()
+    finally:
+        await engine.dispose()
+    assert [tuple(row) for row in applications] == [("web-app", "secret-hash")]
+    assert [tuple(row) for row in challenges] == [("token-hash-1", 2)]
+    assert [tuple(row) for row in users] == [(EMAIL,)]
+
+    # And up again.
+    await upgrade(migrated_url)
+    assert not await pending_migrations(migrated_url)
 
 
 async def test_migrations_run_from_a_url_in_the_config(blank_url: str) -> None:

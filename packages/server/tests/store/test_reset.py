@@ -10,12 +10,7 @@ import pytest
 from ciam_server.domain.models import Challenge, Channel, NewChallenge, User
 from ciam_server.store import SqlStore
 
-
-async def _add(store: SqlStore, challenge: NewChallenge) -> Challenge:
-    await store.add_challenge(challenge)
-    stored = await store.find_challenge(challenge.token_hash)
-    assert stored is not None
-    return stored
+from .support import NO_LIMITS, add
 
 
 async def _reset(
@@ -40,7 +35,7 @@ async def _user(store: SqlStore, user: User) -> User:
 async def test_complete_reset_changes_the_password_and_consumes_the_challenge(
     store: SqlStore, new_challenge: NewChallenge, user: User
 ) -> None:
-    challenge = await _add(store, new_challenge)
+    challenge = await add(store, new_challenge)
 
     assert await _reset(store, challenge, user, "hash-1")
 
@@ -57,7 +52,7 @@ async def test_complete_reset_keeps_the_newest_history_entries(
     store: SqlStore, new_challenge: NewChallenge, user: User
 ) -> None:
     for number in range(1, 6):
-        challenge = await _add(store, replace(new_challenge, token_hash=f"token-{number}"))
+        challenge = await add(store, replace(new_challenge, token_hash=f"token-{number}"))
         assert await _reset(store, challenge, user, f"hash-{number}", depth=3)
 
     assert await store.recent_password_hashes(user.id, 10) == ["hash-5", "hash-4", "hash-3"]
@@ -67,7 +62,7 @@ async def test_complete_reset_keeps_the_newest_history_entries(
 async def test_recent_password_hashes_respects_the_limit(
     store: SqlStore, new_challenge: NewChallenge, user: User
 ) -> None:
-    challenge = await _add(store, new_challenge)
+    challenge = await add(store, new_challenge)
     await _reset(store, challenge, user, "hash-1")
 
     assert await store.recent_password_hashes(user.id, 1) == ["hash-1"]
@@ -76,7 +71,7 @@ async def test_recent_password_hashes_respects_the_limit(
 async def test_complete_reset_of_a_consumed_challenge_changes_nothing(
     store: SqlStore, new_challenge: NewChallenge, user: User
 ) -> None:
-    challenge = await _add(store, new_challenge)
+    challenge = await add(store, new_challenge)
     assert await _reset(store, challenge, user, "hash-1")
 
     assert not await _reset(store, challenge, user, "hash-2")
@@ -89,8 +84,8 @@ async def test_complete_reset_of_a_consumed_challenge_changes_nothing(
 async def test_complete_reset_of_a_retired_challenge_changes_nothing(
     store: SqlStore, new_challenge: NewChallenge, user: User
 ) -> None:
-    retired = await _add(store, new_challenge)
-    await store.add_challenge(replace(new_challenge, token_hash="token-hash-2"))
+    retired = await add(store, new_challenge)
+    await store.add_challenge(replace(new_challenge, token_hash="token-hash-2"), NO_LIMITS)
 
     assert not await _reset(store, retired, user, "hash-1")
 
@@ -101,7 +96,7 @@ async def test_complete_reset_of_a_retired_challenge_changes_nothing(
 async def test_complete_reset_for_a_missing_user_rolls_back(
     store: SqlStore, new_challenge: NewChallenge, user: User
 ) -> None:
-    challenge = await _add(store, new_challenge)
+    challenge = await add(store, new_challenge)
 
     with pytest.raises(LookupError):
         await _reset(store, challenge, replace(user, id=user.id + 1000), "hash-1")
@@ -114,7 +109,7 @@ async def test_complete_reset_for_a_missing_user_rolls_back(
 async def test_complete_reset_must_keep_the_new_password_in_the_history(
     store: SqlStore, new_challenge: NewChallenge, user: User
 ) -> None:
-    challenge = await _add(store, new_challenge)
+    challenge = await add(store, new_challenge)
 
     with pytest.raises(ValueError, match="history_depth"):
         await _reset(store, challenge, user, "hash-1", depth=0)

@@ -1,11 +1,28 @@
-"""The :class:`~ciam_server.domain.ports.Store`, on SQLAlchemy: SQLite or PostgreSQL."""
+"""The :class:`~ciam_server.domain.ports.Store` and the
+:class:`~ciam_server.domain.ports.IdempotencyStore`, on SQLAlchemy: SQLite or PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import hashlib
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Update, delete, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    CursorResult,
+    Delete,
+    Insert,
+    Update,
+    bindparam,
+    delete,
+    func,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
@@ -15,15 +32,31 @@ from ciam_server.domain.models import (
     AppType,
     Challenge,
     Channel,
+    ClaimOutcome,
+    IdempotencyClaim,
     NewChallenge,
+    Refusal,
+    RefusalReason,
+    SendLimits,
+    StoredResponse,
     User,
 )
 from ciam_server.store.tables import (
     ApplicationRow,
+    IdempotencyKeyRow,
     OtpChallengeRow,
     PasswordHistoryRow,
     UserRow,
 )
+
+DAY = timedelta(hours=24)
+"""The window of the daily limit and of the applications' daily quotas."""
+
+IDEMPOTENCY_PURGE_BATCH = 100
+"""Expired idempotency records deleted, at most, by each claim."""
+
+_IN_PROGRESS = "in_progress"
+_DONE = "done"
 
 
 class AlreadyExistsError(Exception):
@@ -35,6 +68,7 @@ class SqlStore:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._postgresql = engine.dialect.name == "postgresql"
 
     # Applications
 
@@ -77,6 +111,22 @@ class SqlStore:
             update(ApplicationRow)
             .where(ApplicationRow.client_id == client_id)
             .values(secret_hash=secret_hash)
+        )
+        async with self._sessions.begin() as session:
+            return await _count(session, statement) == 1
+
+    async def set_application_quota(
+        self, client_id: str, channel: Channel, daily: int | None
+    ) -> bool:
+        """Set how many codes the application may send on ``channel`` in any 24 hours (None: no
+        quota, 0: none at all); False when there is no such application."""
+        if daily is not None and daily < 0:
+            raise ValueError("a daily quota cannot be negative")
+        column = "email_daily_quota" if channel is Channel.EMAIL else "sms_daily_quota"
+        statement = (
+            update(ApplicationRow)
+            .where(ApplicationRow.client_id == client_id)
+            .values({column: daily})
         )
         async with self._sessions.begin() as session:
             return await _count(session, statement) == 1
@@ -139,7 +189,16 @@ class SqlStore:
 
     # Challenges
 
-    async def add_challenge(self, challenge: NewChallenge) -> None:
+    async def add_challenge(self, challenge: NewChallenge, limits: SendLimits) -> int | Refusal:
+        """See :meth:`ciam_server.domain.ports.Store.add_challenge`; "now" is the challenge's
+        ``created_at``.
+
+        SQLite runs one write transaction at a time (every transaction begins IMMEDIATE), so
+        the checks and the insert cannot interleave with another send. PostgreSQL takes
+        transaction-scoped advisory locks on the channel and identifier and, when a quota
+        applies, on the application and channel before counting: concurrent sends that could
+        decide each other's limits queue, on every server instance alike.
+        """
         retire = (
             update(OtpChallengeRow)
             .where(
@@ -150,21 +209,54 @@ class SqlStore:
             )
             .values(retired_at=challenge.created_at)
         )
+        row = OtpChallengeRow(
+            client_id=challenge.client_id,
+            usage=challenge.usage,
+            channel=challenge.channel.value,
+            identifier=challenge.identifier,
+            token_hash=challenge.token_hash,
+            code_hash=challenge.code_hash,
+            created_at=challenge.created_at,
+            code_expires_at=challenge.code_expires_at,
+            token_expires_at=challenge.token_expires_at,
+        )
         async with self._sessions.begin() as session:
+            if self._postgresql:
+                await _lock_send(session, challenge, quota=limits.app_daily_quota is not None)
+            refusal = await _check_limits(session, challenge, limits)
+            if refusal is not None:
+                return refusal  # nothing was written
             await session.execute(retire)
-            session.add(
-                OtpChallengeRow(
-                    client_id=challenge.client_id,
-                    usage=challenge.usage,
-                    channel=challenge.channel.value,
-                    identifier=challenge.identifier,
-                    token_hash=challenge.token_hash,
-                    code_hash=challenge.code_hash,
-                    created_at=challenge.created_at,
-                    code_expires_at=challenge.code_expires_at,
-                    token_expires_at=challenge.token_expires_at,
-                )
-            )
+            session.add(row)
+            await session.flush()
+            return row.id
+
+    async def retire_challenge(self, challenge_id: int) -> None:
+        """Retire the challenge now, unless it is already consumed or retired."""
+        statement = (
+            update(OtpChallengeRow)
+            .where(OtpChallengeRow.id == challenge_id, *_live())
+            .values(retired_at=datetime.now(UTC))
+        )
+        async with self._sessions.begin() as session:
+            await session.execute(statement)
+
+    async def identifier_failures(
+        self, channel: Channel, identifier: str, since: datetime
+    ) -> tuple[int, datetime | None]:
+        # Attempts are never negative, so leaving out the challenges without any changes
+        # nothing in the sum, and the oldest of the rest is the oldest with attempts.
+        statement = select(
+            func.coalesce(func.sum(OtpChallengeRow.attempts), 0),
+            func.min(OtpChallengeRow.created_at),
+        ).where(
+            *_same_address(channel, identifier),
+            OtpChallengeRow.created_at >= since,
+            OtpChallengeRow.attempts > 0,
+        )
+        async with self._sessions.begin() as session:
+            total, oldest = (await session.execute(statement)).one()
+        return int(total), oldest
 
     async def find_challenge(self, token_hash: str) -> Challenge | None:
         statement = select(OtpChallengeRow).where(OtpChallengeRow.token_hash == token_hash)
@@ -242,9 +334,234 @@ class SqlStore:
             await session.execute(prune, execution_options={"synchronize_session": False})
         return True
 
+    # Idempotency keys
 
-async def _count(session: AsyncSession, statement: Update) -> int:
-    """Run an UPDATE and return the number of rows it matched."""
+    async def claim_idempotency_key(
+        self,
+        *,
+        client_id: str,
+        key: str,
+        endpoint: str,
+        fingerprint: str,
+        now: datetime,
+        expires_at: datetime,
+    ) -> IdempotencyClaim:
+        """See :meth:`ciam_server.domain.ports.IdempotencyStore.claim_idempotency_key`.
+
+        One upsert creates the record, or replaces it when it has expired; when it did
+        neither, the record it met is read and compared. On PostgreSQL the upsert waits for a
+        concurrent claim of the same key to commit, and then finds its record, so of two
+        concurrent claims exactly one is CLAIMED; SQLite runs them one after the other. Up to
+        :data:`IDEMPOTENCY_PURGE_BATCH` other expired records are deleted on the way.
+        """
+        if expires_at <= now:
+            raise ValueError("an idempotency record must expire after it is claimed")
+        claim = {
+            "endpoint": endpoint,
+            "fingerprint": fingerprint,
+            "state": _IN_PROGRESS,
+            "status": None,
+            "body": None,
+            "retry_after": None,
+            "created_at": now,
+            "expires_at": expires_at,
+        }
+        by_key = (IdempotencyKeyRow.client_id == client_id, IdempotencyKeyRow.key == key)
+        async with self._sessions.begin() as session:
+            upsert = self._upsert_expired(
+                {"client_id": client_id, "key": key, **claim},
+                claim,
+                IdempotencyKeyRow.expires_at <= now,
+            )
+            claimed = await _count(session, upsert) == 1
+            # After the upsert, which holds the lock on this key's record on PostgreSQL, so
+            # that purges of concurrent claims skip each other's records and never wait.
+            await self._purge_expired_idempotency_keys(session, now)
+            if claimed:
+                return IdempotencyClaim(outcome=ClaimOutcome.CLAIMED)
+            row = (await session.execute(select(IdempotencyKeyRow).where(*by_key))).scalar_one()
+        if row.endpoint != endpoint or row.fingerprint != fingerprint:
+            return IdempotencyClaim(outcome=ClaimOutcome.MISMATCH)
+        if row.state != _DONE:
+            return IdempotencyClaim(outcome=ClaimOutcome.IN_PROGRESS)
+        if row.status is None or row.body is None:
+            raise LookupError(f"idempotency record {client_id!r}/{key!r} is done without answer")
+        response = StoredResponse(status=row.status, body=row.body, retry_after=row.retry_after)
+        return IdempotencyClaim(outcome=ClaimOutcome.REPLAY, response=response)
+
+    async def complete_idempotency_key(
+        self, *, client_id: str, key: str, response: StoredResponse
+    ) -> None:
+        """Record the answer on the key's record while it is in progress; a record that is
+        gone (expired and purged, or released) is left alone."""
+        statement = (
+            update(IdempotencyKeyRow)
+            .where(
+                IdempotencyKeyRow.client_id == client_id,
+                IdempotencyKeyRow.key == key,
+                IdempotencyKeyRow.state == _IN_PROGRESS,
+            )
+            .values(
+                state=_DONE,
+                status=response.status,
+                body=response.body,
+                retry_after=response.retry_after,
+            )
+        )
+        async with self._sessions.begin() as session:
+            await session.execute(statement)
+
+    async def release_idempotency_key(self, *, client_id: str, key: str) -> None:
+        """Delete the key's record while it is in progress; a completed one stays."""
+        statement = delete(IdempotencyKeyRow).where(
+            IdempotencyKeyRow.client_id == client_id,
+            IdempotencyKeyRow.key == key,
+            IdempotencyKeyRow.state == _IN_PROGRESS,
+        )
+        async with self._sessions.begin() as session:
+            await session.execute(statement)
+
+    def _upsert_expired(
+        self, values: dict[str, Any], replace: dict[str, Any], expired: ColumnElement[bool]
+    ) -> Insert:
+        """INSERT ``values``; on a key conflict set ``replace`` only where ``expired``."""
+        keys = ["client_id", "key"]
+        if self._postgresql:
+            pg = postgresql.insert(IdempotencyKeyRow).values(values)
+            return pg.on_conflict_do_update(index_elements=keys, set_=replace, where=expired)
+        lite = sqlite.insert(IdempotencyKeyRow).values(values)
+        return lite.on_conflict_do_update(index_elements=keys, set_=replace, where=expired)
+
+    async def _purge_expired_idempotency_keys(self, session: AsyncSession, now: datetime) -> None:
+        expired = (
+            select(IdempotencyKeyRow.client_id, IdempotencyKeyRow.key)
+            .where(IdempotencyKeyRow.expires_at <= now)
+            .order_by(IdempotencyKeyRow.expires_at)
+            .limit(IDEMPOTENCY_PURGE_BATCH)
+        )
+        if self._postgresql:
+            # Rows other transactions hold (claims and purges under way) are left for later.
+            expired = expired.with_for_update(skip_locked=True)
+        keys: Sequence[Any] = (await session.execute(expired)).all()
+        if not keys:
+            return
+        purge: Delete = delete(IdempotencyKeyRow).where(
+            tuple_(IdempotencyKeyRow.client_id, IdempotencyKeyRow.key).in_(
+                [tuple(key) for key in keys]
+            )
+        )
+        await session.execute(purge, execution_options={"synchronize_session": False})
+
+
+async def _lock_send(session: AsyncSession, challenge: NewChallenge, *, quota: bool) -> None:
+    """Take PostgreSQL's transaction-scoped advisory locks that serialize the sends which
+    count against the same limits: per channel and identifier and, when an application quota
+    applies, per application and channel. They are taken in ascending order of their keys, so
+    two sends never wait for each other in a cycle."""
+    channel = challenge.channel.value
+    names = [f"ciam.send.identifier\0{channel}\0{challenge.identifier}"]
+    if quota:
+        names.append(f"ciam.send.application\0{channel}\0{challenge.client_id}")
+    for key in sorted({advisory_lock_key(name) for name in names}):
+        lock = select(func.pg_advisory_xact_lock(bindparam("key", key, type_=BigInteger)))
+        await session.execute(lock)
+
+
+def advisory_lock_key(name: str) -> int:
+    """A stable signed 64-bit key for ``pg_advisory_xact_lock``, the same on every process
+    (unlike Python's ``hash``)."""
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def _check_limits(
+    session: AsyncSession, challenge: NewChallenge, limits: SendLimits
+) -> Refusal | None:
+    """The first limit the challenge would exceed, in the order the contract gives, or None."""
+    now = challenge.created_at
+    address = _same_address(challenge.channel, challenge.identifier)
+
+    quota = limits.app_daily_quota
+    if quota is not None:
+        if quota <= 0:
+            # No challenge's leaving makes room: retry when a whole window has passed.
+            return Refusal(reason=RefusalReason.APP_QUOTA, retry_after=_seconds(DAY))
+        same_app = (
+            OtpChallengeRow.client_id == challenge.client_id,
+            OtpChallengeRow.channel == challenge.channel.value,
+        )
+        deciding = await _nth_newest(session, same_app, now - DAY, quota)
+        if deciding is not None:
+            return _refusal(RefusalReason.APP_QUOTA, deciding + DAY - now)
+
+    if limits.interval > timedelta(0):
+        newest = await session.scalar(
+            select(func.max(OtpChallengeRow.created_at)).where(
+                *address, OtpChallengeRow.created_at > now - limits.interval
+            )
+        )
+        if newest is not None:
+            return _refusal(RefusalReason.INTERVAL, newest + limits.interval - now)
+
+    if limits.daily_limit > 0:
+        deciding = await _nth_newest(session, address, now - DAY, limits.daily_limit)
+        if deciding is not None:
+            return _refusal(RefusalReason.DAILY_LIMIT, deciding + DAY - now)
+
+    if limits.failure_limit > 0:
+        window = limits.failure_window
+        failed = await session.execute(
+            select(OtpChallengeRow.created_at, OtpChallengeRow.attempts)
+            .where(
+                *address, OtpChallengeRow.created_at > now - window, OtpChallengeRow.attempts > 0
+            )
+            .order_by(OtpChallengeRow.created_at, OtpChallengeRow.id)
+        )
+        rows = failed.all()
+        total = sum(attempts for _, attempts in rows)
+        # The oldest challenges leave the window first; the one whose leaving brings the sum
+        # below the limit decides.
+        for created_at, attempts in rows:
+            if total < limits.failure_limit:
+                break
+            total -= attempts
+            if total < limits.failure_limit:
+                return _refusal(RefusalReason.FAILURES, created_at + window - now)
+    return None
+
+
+async def _nth_newest(
+    session: AsyncSession, where: Sequence[ColumnElement[bool]], after: datetime, n: int
+) -> datetime | None:
+    """The creation time of the ``n``-th newest challenge matching ``where`` created after
+    ``after``: present exactly when there are ``n`` or more, and the one whose leaving the
+    window brings their count below ``n``."""
+    statement = (
+        select(OtpChallengeRow.created_at)
+        .where(*where, OtpChallengeRow.created_at > after)
+        .order_by(OtpChallengeRow.created_at.desc(), OtpChallengeRow.id.desc())
+        .offset(n - 1)
+        .limit(1)
+    )
+    return await session.scalar(statement)
+
+
+def _refusal(reason: RefusalReason, wait: timedelta) -> Refusal:
+    return Refusal(reason=reason, retry_after=_seconds(wait))
+
+
+def _seconds(wait: timedelta) -> int:
+    """Whole seconds, rounded up, and at least 1."""
+    microseconds = wait // timedelta(microseconds=1)
+    return max(1, -(-microseconds // 1_000_000))
+
+
+def _same_address(channel: Channel, identifier: str) -> tuple[ColumnElement[bool], ...]:
+    return (OtpChallengeRow.channel == channel.value, OtpChallengeRow.identifier == identifier)
+
+
+async def _count(session: AsyncSession, statement: Update | Insert) -> int:
+    """Run an UPDATE (or an upsert) and return the number of rows it matched (or wrote)."""
     result = cast("CursorResult[Any]", await session.execute(statement))
     return result.rowcount
 
@@ -265,6 +582,8 @@ def _application(row: ApplicationRow) -> Application:
         app_type=AppType(row.app_type),
         secret_hash=row.secret_hash,
         allow_otp_send=row.allow_otp_send,
+        email_daily_quota=row.email_daily_quota,
+        sms_daily_quota=row.sms_daily_quota,
     )
 
 

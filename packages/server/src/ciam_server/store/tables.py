@@ -11,7 +11,9 @@ from sqlalchemy import (
     Dialect,
     ForeignKey,
     Index,
+    LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     TypeDecorator,
     false,
 )
@@ -74,6 +76,9 @@ class ApplicationRow(Base):
     secret_hash: Mapped[str | None]
     allow_otp_send: Mapped[bool]
     created_at: Mapped[datetime] = mapped_column(default=_utc_now)
+    # Codes the application may send per channel in any 24 hours; NULL: no quota.
+    email_daily_quota: Mapped[int | None]
+    sms_daily_quota: Mapped[int | None]
 
 
 class UserRow(Base):
@@ -107,8 +112,10 @@ class PasswordHistoryRow(Base):
 class OtpChallengeRow(Base):
     __tablename__ = "otp_challenges"
     __table_args__ = (
-        # Retiring older challenges and the per-identifier send limits look rows up by these.
+        # Retiring older challenges looks rows up by these.
         Index(None, "usage", "channel", "identifier", "created_at"),
+        # The per-identifier send limits, which count across usages and applications.
+        Index(None, "channel", "identifier", "created_at"),
         # The per-application send quota.
         Index(None, "client_id", "created_at"),
     )
@@ -126,3 +133,31 @@ class OtpChallengeRow(Base):
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     consumed_at: Mapped[datetime | None]
     retired_at: Mapped[datetime | None]
+
+
+class IdempotencyKeyRow(Base):
+    """The answer to a request sent with an Idempotency-Key, per client and key.
+
+    ``state`` is ``in_progress`` while the first request is processed, then ``done`` with
+    ``status``, ``body`` (encrypted by the caller) and ``retry_after`` filled in.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        PrimaryKeyConstraint("client_id", "key"),
+        CheckConstraint("state IN ('in_progress', 'done')", name="state"),
+        # Expired records are purged by this.
+        Index(None, "expires_at"),
+    )
+
+    client_id: Mapped[str]
+    key: Mapped[str]
+    endpoint: Mapped[str]
+    fingerprint: Mapped[str]
+    """A keyed hash of the request body, in hex."""
+    state: Mapped[str]
+    status: Mapped[int | None]
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    retry_after: Mapped[int | None]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]

@@ -1,0 +1,65 @@
+"""Values and helpers shared by the store tests."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ciam_server.domain.models import Challenge, NewChallenge, Refusal, SendLimits
+from ciam_server.store import SqlStore
+
+NOW = datetime(2026, 5, 9, 12, 0, tzinfo=UTC)
+EMAIL = "ada@example.com"
+
+NO_LIMITS = SendLimits(
+    interval=timedelta(0),
+    daily_limit=0,
+    failure_limit=0,
+    failure_window=timedelta(0),
+    app_daily_quota=None,
+)
+"""Send limits that are all off."""
+
+
+async def add(
+    store: SqlStore, challenge: NewChallenge, limits: SendLimits = NO_LIMITS
+) -> Challenge:
+    """Store ``challenge``, which the limits must let through, and return it as stored."""
+    challenge_id = await store.add_challenge(challenge, limits)
+    assert not isinstance(challenge_id, Refusal), challenge_id
+    stored = await store.find_challenge(challenge.token_hash)
+    assert stored is not None
+    assert stored.id == challenge_id
+    return stored
+
+
+def at(challenge: NewChallenge, created_at: datetime, **changes: Any) -> NewChallenge:
+    """``challenge`` created at ``created_at``, with a token hash of its own and ``changes``."""
+    return replace(
+        challenge,
+        token_hash=f"token-{uuid.uuid4().hex}",
+        created_at=created_at,
+        code_expires_at=created_at + timedelta(seconds=300),
+        token_expires_at=created_at + timedelta(seconds=600),
+        **changes,
+    )
+
+
+def limits(
+    *,
+    interval: timedelta = timedelta(0),
+    daily_limit: int = 0,
+    failure_limit: int = 0,
+    failure_window: timedelta = timedelta(0),
+    app_daily_quota: int | None = None,
+) -> SendLimits:
+    """Send limits, every one off unless given."""
+    return SendLimits(
+        interval=interval,
+        daily_limit=daily_limit,
+        failure_limit=failure_limit,
+        failure_window=failure_window,
+        app_daily_quota=app_daily_quota,
+    )
