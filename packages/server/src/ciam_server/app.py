@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from litestar import Litestar, Router, get
 from litestar.di import Provide
+from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.stores.base import Store
+from litestar.stores.memory import MemoryStore
+from litestar.stores.redis import RedisStore
 
 from ciam_server.api.errors import EXCEPTION_HANDLERS, not_found_in_json
+from ciam_server.api.idempotency import Idempotency
 from ciam_server.api.request_id import echo_request_id
 from ciam_server.api.routes import (
+    Locales,
     UnsupportedMediaTypeError,
-    reset_user_password,
-    send_otp,
+    api_router,
     unsupported_media_type,
 )
 from ciam_server.config import Delivery, Mode, Settings
@@ -32,6 +38,7 @@ from ciam_server.domain.send_otp import SendOtp
 from ciam_server.store import SqlStore, create_engine
 
 logger = logging.getLogger("ciam_server")
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -59,6 +66,29 @@ def _sender(settings: Settings) -> Sender:
     raise AssertionError(settings.delivery)  # pragma: no cover - Delivery has one member
 
 
+RATE_LIMIT_STORE = "ip_rate_limit"
+
+
+def _constant(value: T) -> Callable[[], T]:
+    return lambda: value
+
+
+def _ip_rate_limit(settings: Settings) -> RateLimitConfig | None:
+    """Requests per minute per client address on the API endpoints; None when switched off.
+
+    The address is the peer's, or the one a trusted proxy forwarded (see ``serve``)."""
+    if not settings.ip_rate_limit:
+        return None
+    return RateLimitConfig(rate_limit=("minute", settings.ip_rate_limit), store=RATE_LIMIT_STORE)
+
+
+def _rate_limit_store(settings: Settings) -> Store:
+    """Redis when several instances must share the counts, else this process's memory."""
+    if settings.redis_url is None:
+        return MemoryStore()
+    return RedisStore.with_client(url=settings.redis_url, namespace="ciam-rate-limit")
+
+
 @get("/healthz", include_in_schema=False, sync_to_thread=False)
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
@@ -73,7 +103,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
     engine = create_engine(settings.database_url)
     store = SqlStore(engine)
     sender = _sender(settings)
-    hasher = ChallengeHasher(_secret_key(settings))
+    secret_key = _secret_key(settings)
+    hasher = ChallengeHasher(secret_key)
+    idempotency = Idempotency(
+        store,
+        secret_key,
+        ttl=timedelta(seconds=settings.idempotency_ttl),
+        clock=utc_now,
+    )
+    locales = Locales(default=settings.default_locale)
     hashing = PasswordHashing(
         settings.argon2,
         pool_size=settings.argon2_pool_size,
@@ -104,14 +142,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await engine.dispose()
 
     return Litestar(
-        route_handlers=[send_otp, reset_user_password, healthz],
+        route_handlers=[api_router(_ip_rate_limit(settings)), healthz],
         dependencies={
-            "store": Provide(lambda: store, use_cache=True, sync_to_thread=False),
-            "send_otp_flow": Provide(lambda: send_otp_flow, use_cache=True, sync_to_thread=False),
-            "reset_password_flow": Provide(
-                lambda: reset_password_flow, use_cache=True, sync_to_thread=False
-            ),
+            name: Provide(_constant(value), use_cache=True, sync_to_thread=False)
+            for name, value in {
+                "store": store,
+                "send_otp_flow": send_otp_flow,
+                "reset_password_flow": reset_password_flow,
+                "idempotency": idempotency,
+                "locales": locales,
+            }.items()
         },
+        stores={RATE_LIMIT_STORE: _rate_limit_store(settings)},
         exception_handlers={
             **EXCEPTION_HANDLERS,
             UnsupportedMediaTypeError: unsupported_media_type,

@@ -111,7 +111,17 @@ def serve(host: str, port: int, demo: bool) -> None:
         if settings.mode is not Mode.DEV:
             _fail("--demo is for dev mode only", exit_code=2)
         asyncio.run(_seed_demo(settings, host, port))
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    trusted_proxies = settings.trusted_proxies.strip()
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        # X-Forwarded-For is believed only from these addresses: the per-address rate limit
+        # would be worthless if any caller could name its own address.
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=trusted_proxies or None,
+    )
 
 
 DEMO_CLIENT_ID = "demo-spa"
@@ -237,6 +247,25 @@ async def apps_list() -> None:
             for app in applications
         ]
     )
+
+
+@apps.command("set-quota")
+@click.option("--client-id", required=True)
+@click.option("--channel", required=True, type=click.Choice([c.value for c in Channel]))
+@click.option("--daily", type=click.IntRange(min=0), help="Codes per 24 hours.")
+@click.option("--unlimited", is_flag=True, help="Remove the quota.")
+@_run
+async def apps_set_quota(client_id: str, channel: str, daily: int | None, unlimited: bool) -> None:
+    """Limit the codes an application may send on a channel in any 24 hours."""
+    if (daily is None) == unlimited:
+        raise click.UsageError("give exactly one of --daily N and --unlimited")
+    found = await _with_store(
+        _settings(),
+        lambda store: store.set_application_quota(client_id, Channel(channel), daily),
+    )
+    if not found:
+        _fail("no such application")
+    _print({"client_id": client_id, "channel": channel, "daily": daily})
 
 
 # --- users -------------------------------------------------------------------------------------

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ciam_server.domain.passwords import Argon2Parameters
-from ciam_server.domain.send_otp import OtpSettings
+from ciam_server.domain.send_otp import OtpSettings, UnknownAccountDelivery
 
 MIN_SECRET_KEY_LENGTH = 32
 
@@ -30,6 +30,7 @@ class ConfigurationError(Exception):
 
 
 PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
 
 
 class Settings(BaseSettings):
@@ -46,6 +47,17 @@ class Settings(BaseSettings):
     otp_code_ttl: PositiveInt = 300
     otp_token_ttl: PositiveInt = 600
     otp_max_attempts: PositiveInt = 5
+    otp_send_interval: NonNegativeInt = 30
+    otp_daily_limit: NonNegativeInt = 50
+    otp_identifier_max_failures: NonNegativeInt = 10
+    otp_failure_window: PositiveInt = 3600
+    unknown_account_delivery: UnknownAccountDelivery = UnknownAccountDelivery.CODE
+
+    ip_rate_limit: NonNegativeInt = 60
+    redis_url: str | None = None
+    trusted_proxies: str = ""
+    idempotency_ttl: PositiveInt = 24 * 3600
+    default_locale: Literal["en", "zh"] = "en"
 
     password_history: PositiveInt = 4
     password_min_length: PositiveInt = 8
@@ -55,7 +67,7 @@ class Settings(BaseSettings):
     argon2_memory_kib: Annotated[int, Field(ge=8)] = 64 * 1024
     argon2_parallelism: PositiveInt = 4
     argon2_pool_size: PositiveInt | None = None
-    argon2_queue_limit: Annotated[int, Field(ge=0)] = 64
+    argon2_queue_limit: NonNegativeInt = 64
 
     max_body_size: PositiveInt = 16 * 1024
 
@@ -85,6 +97,11 @@ class Settings(BaseSettings):
             code_ttl=timedelta(seconds=self.otp_code_ttl),
             token_ttl=timedelta(seconds=self.otp_token_ttl),
             max_attempts=self.otp_max_attempts,
+            send_interval=timedelta(seconds=self.otp_send_interval),
+            daily_limit=self.otp_daily_limit,
+            failure_limit=self.otp_identifier_max_failures,
+            failure_window=timedelta(seconds=self.otp_failure_window),
+            unknown_account_delivery=self.unknown_account_delivery,
         )
 
     @property

@@ -7,18 +7,33 @@ concurrent flows interleave at the same points as they would against one.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable
 from dataclasses import fields, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from ciam_server.domain.models import Application, Challenge, Channel, NewChallenge, User
+from ciam_server.domain.models import (
+    Application,
+    Challenge,
+    Channel,
+    NewChallenge,
+    Refusal,
+    RefusalReason,
+    SendLimits,
+    User,
+)
 from ciam_server.domain.passwords import Argon2Parameters, PasswordHashing
 from ciam_server.domain.ports import (
     CodeMessage,
     DeliveryFailedError,
+    NoAccountNotice,
     PasswordChangedNotice,
 )
+
+
+def _refusal(reason: RefusalReason, wait: timedelta) -> Refusal:
+    return Refusal(reason=reason, retry_after=max(1, math.ceil(wait.total_seconds())))
 
 
 class FakeStore:
@@ -78,8 +93,11 @@ class FakeStore:
         await asyncio.sleep(0)
         return self.applications.get(client_id)
 
-    async def add_challenge(self, challenge: NewChallenge) -> None:
+    async def add_challenge(self, challenge: NewChallenge, limits: SendLimits) -> int | Refusal:
         await asyncio.sleep(0)
+        refusal = self._refusal(challenge, limits)
+        if refusal is not None:
+            return refusal
         for stored in list(self.challenges.values()):
             if (
                 stored.usage == challenge.usage
@@ -89,7 +107,59 @@ class FakeStore:
                 and stored.retired_at is None
             ):
                 self.challenges[stored.id] = replace(stored, retired_at=challenge.created_at)
-        self.plant_challenge(challenge)
+        return self.plant_challenge(challenge).id
+
+    def _refusal(self, new: NewChallenge, limits: SendLimits) -> Refusal | None:
+        now, day = new.created_at, timedelta(days=1)
+        same_app = [
+            c
+            for c in self.challenges.values()
+            if c.client_id == new.client_id
+            and c.channel == new.channel
+            and c.created_at > now - day
+        ]
+        if limits.app_daily_quota is not None and len(same_app) >= limits.app_daily_quota:
+            oldest = min(c.created_at for c in same_app) if same_app else now
+            return _refusal(RefusalReason.APP_QUOTA, oldest + day - now)
+        same_address = [
+            c
+            for c in self.challenges.values()
+            if c.channel == new.channel and c.identifier == new.identifier
+        ]
+        if limits.interval and same_address:
+            newest = max(c.created_at for c in same_address)
+            if now - newest < limits.interval:
+                return _refusal(RefusalReason.INTERVAL, newest + limits.interval - now)
+        today = [c for c in same_address if c.created_at > now - day]
+        if limits.daily_limit and len(today) >= limits.daily_limit:
+            return _refusal(RefusalReason.DAILY_LIMIT, min(c.created_at for c in today) + day - now)
+        failed = [
+            c for c in same_address if c.created_at >= now - limits.failure_window and c.attempts
+        ]
+        if limits.failure_limit and sum(c.attempts for c in failed) >= limits.failure_limit:
+            oldest = min(c.created_at for c in failed)
+            return _refusal(RefusalReason.FAILURES, oldest + limits.failure_window - now)
+        return None
+
+    async def retire_challenge(self, challenge_id: int) -> None:
+        await asyncio.sleep(0)
+        challenge = self.challenges[challenge_id]
+        self.challenges[challenge_id] = replace(challenge, retired_at=challenge.created_at)
+
+    async def identifier_failures(
+        self, channel: Channel, identifier: str, since: datetime
+    ) -> tuple[int, datetime | None]:
+        await asyncio.sleep(0)
+        failed = [
+            c
+            for c in self.challenges.values()
+            if c.channel == channel
+            and c.identifier == identifier
+            and c.created_at >= since
+            and c.attempts
+        ]
+        oldest = min((c.created_at for c in failed), default=None)
+        return sum(c.attempts for c in failed), oldest
 
     async def find_challenge(self, token_hash: str) -> Challenge | None:
         await asyncio.sleep(0)
@@ -157,6 +227,7 @@ class RecordingSender:
 
     def __init__(self) -> None:
         self.codes: list[CodeMessage] = []
+        self.no_account_notices: list[NoAccountNotice] = []
         self.notices: list[PasswordChangedNotice] = []
         self.fail_codes = False
         self.fail_notices = False
@@ -166,6 +237,12 @@ class RecordingSender:
         if self.fail_codes:
             raise DeliveryFailedError("the code could not be handed over")
         self.codes.append(message)
+
+    async def send_no_account_notice(self, notice: NoAccountNotice) -> None:
+        await asyncio.sleep(0)
+        if self.fail_codes:
+            raise DeliveryFailedError("the notice could not be handed over")
+        self.no_account_notices.append(notice)
 
     async def send_password_changed(self, notice: PasswordChangedNotice) -> None:
         await asyncio.sleep(0)

@@ -49,9 +49,13 @@ def error_response(
     )
 
 
-def _flow_error(_: Request[Any, Any, Any], exc: FlowError) -> Response[bytes]:
+def flow_error_response(exc: FlowError) -> Response[bytes]:
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
     return error_response(exc.code, exc.description, headers=headers)
+
+
+def _flow_error(_: Request[Any, Any, Any], exc: FlowError) -> Response[bytes]:
+    return flow_error_response(exc)
 
 
 def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
@@ -67,6 +71,11 @@ def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Re
 
 def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     code = _CODE_BY_STATUS.get(exc.status_code)
+    if code is ErrorCode.TOO_MANY_REQUESTS:
+        # Litestar's rate limiter tells when its window resets; Retry-After says it plainly.
+        headers = dict(exc.headers or {})
+        headers["Retry-After"] = headers.get("RateLimit-Reset", "60")
+        return error_response(code, "Too many requests from this address.", headers=headers)
     if code is not None:
         return error_response(code, headers=exc.headers)
     if exc.status_code >= 500:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from litestar import Request, Response, post
+import msgspec
+from litestar import Request, Response, Router, post
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.handlers import BaseRouteHandler
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody
 
 from ciam_server.api.auth import client_credentials
 from ciam_server.api.errors import error_response
+from ciam_server.api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from ciam_server.api.idempotency import Idempotency
 from ciam_server.api.openapi import OTP_SEND_ERRORS, RESET_ERRORS, error_responses
+from ciam_server.delivery.templates import pick_locale
 from ciam_server.domain.clients import authenticate_client
 from ciam_server.domain.ports import Store
 from ciam_server.domain.reset_password import ResetPassword
@@ -47,25 +54,68 @@ AuthorizationHeader = HeaderParameter(
     description='Basic base64(urlencode(client_id) ":" urlencode(client_secret)); '
     "public applications may send client_id in the body instead.",
 )
+IdempotencyKeyHeader = HeaderParameter(
+    name=IDEMPOTENCY_HEADER,
+    required=False,
+    description="Any unique value (a UUID) per logical request: a repeat with the same key and "
+    "body gets the first answer and changes nothing.",
+)
+AcceptLanguageHeader = HeaderParameter(
+    name="Accept-Language",
+    required=False,
+    description="The language of the messages sent to the user: English or Chinese.",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Locales:
+    """Picks the message language of a request."""
+
+    default: str
+
+    def pick(self, accept_language: str | None) -> str:
+        return pick_locale(accept_language, self.default)
 
 
 @post(
     "/otp/send",
     status_code=200,
     guards=[require_json_body],
-    responses=error_responses(OTP_SEND_ERRORS),
+    responses={
+        200: ResponseSpec(OtpSendResponse, description="The code is on its way."),
+        **error_responses(OTP_SEND_ERRORS),
+    },
     summary="Send a one-time code by email or SMS",
     operation_id="send_otp",
 )
 async def send_otp(
+    *,
+    request: Request[Any, Any, Any],
     data: JSONBody[OtpSendRequest],
     store: NamedDependency[Store],
     send_otp_flow: NamedDependency[SendOtp],
+    idempotency: NamedDependency[Idempotency],
+    locales: NamedDependency[Locales],
     authorization: Annotated[str | None, AuthorizationHeader] = None,
-) -> OtpSendResponse:
+    idempotency_key: Annotated[str | None, IdempotencyKeyHeader] = None,
+    accept_language: Annotated[str | None, AcceptLanguageHeader] = None,
+) -> Response[bytes]:
     credentials = client_credentials(authorization, data.client_id, data.client_secret)
     application = await authenticate_client(store, credentials)
-    return await send_otp_flow(application, data)
+
+    async def call() -> Response[bytes]:
+        sent = await send_otp_flow(application, data, locale=locales.pick(accept_language))
+        return Response(
+            content=msgspec.json.encode(sent), status_code=200, media_type=JSON_MEDIA_TYPE
+        )
+
+    return await idempotency.run(
+        key=idempotency_key,
+        client_id=application.client_id,
+        endpoint="otp_send",
+        body=await request.body(),
+        call=call,
+    )
 
 
 @post(
@@ -78,12 +128,37 @@ async def send_otp(
     operation_id="reset_user_password",
 )
 async def reset_user_password(
+    *,
+    request: Request[Any, Any, Any],
     data: JSONBody[ResetUserPasswordRequest],
     store: NamedDependency[Store],
     reset_password_flow: NamedDependency[ResetPassword],
+    idempotency: NamedDependency[Idempotency],
+    locales: NamedDependency[Locales],
     authorization: Annotated[str | None, AuthorizationHeader] = None,
+    idempotency_key: Annotated[str | None, IdempotencyKeyHeader] = None,
+    accept_language: Annotated[str | None, AcceptLanguageHeader] = None,
 ) -> Response[bytes]:
     credentials = client_credentials(authorization, data.client_id, data.client_secret)
     application = await authenticate_client(store, credentials)
-    await reset_password_flow(application, data)
-    return Response(content=b"", status_code=200)
+
+    async def call() -> Response[bytes]:
+        await reset_password_flow(application, data, locale=locales.pick(accept_language))
+        return Response(content=b"", status_code=200, media_type=JSON_MEDIA_TYPE)
+
+    return await idempotency.run(
+        key=idempotency_key,
+        client_id=application.client_id,
+        endpoint="reset_user_password",
+        body=await request.body(),
+        call=call,
+    )
+
+
+def api_router(ip_rate_limit: RateLimitConfig | None) -> Router:
+    """The two endpoints, limited per client address when ``ip_rate_limit`` is given."""
+    return Router(
+        path="/",
+        route_handlers=[send_otp, reset_user_password],
+        middleware=[] if ip_rate_limit is None else [ip_rate_limit.middleware],
+    )

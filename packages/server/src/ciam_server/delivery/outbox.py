@@ -13,6 +13,7 @@ from pathlib import Path
 from ciam_server.domain.ports import (
     CodeMessage,
     DeliveryFailedError,
+    NoAccountNotice,
     PasswordChangedNotice,
 )
 
@@ -47,6 +48,16 @@ class OutboxSender:
                 "to": message.to,
                 "usage": message.usage,
                 "code": message.code,
+                "sent_at": datetime.now(UTC).isoformat(),
+            }
+        )
+
+    async def send_no_account_notice(self, notice: NoAccountNotice) -> None:
+        await self._write(
+            {
+                "channel": notice.channel.value,
+                "to": notice.to,
+                "usage": "no_account",
                 "sent_at": datetime.now(UTC).isoformat(),
             }
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ciam_server.domain.errors import FlowError
 from ciam_server.domain.models import Channel
 from ciam_shared import ErrorCode
 
@@ -14,3 +15,12 @@ BAD_CODE = {
     Channel.SMS: ErrorCode.BAD_PHONE_NUMBER_OTP,
 }
 FIELD = {Channel.EMAIL: "email", Channel.SMS: "phone_number"}
+
+RATE_LIMITED = {
+    Channel.EMAIL: ErrorCode.EMAIL_RATE_LIMIT_EXCEEDED,
+    Channel.SMS: ErrorCode.SMS_RATE_LIMIT_EXCEEDED,
+}
+
+
+def rate_limited(channel: Channel, description: str, retry_after: int) -> FlowError:
+    return FlowError(RATE_LIMITED[channel], description, retry_after=retry_after)

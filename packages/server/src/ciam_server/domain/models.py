@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -36,6 +36,13 @@ class Application:
     app_type: AppType
     secret_hash: str | None = field(repr=False)
     allow_otp_send: bool
+    email_daily_quota: int | None = None
+    """Codes the application may send by email in any 24 hours; None: no quota."""
+    sms_daily_quota: int | None = None
+    """Codes the application may send by SMS in any 24 hours; None: no quota."""
+
+    def daily_quota(self, channel: Channel) -> int | None:
+        return self.email_daily_quota if channel is Channel.EMAIL else self.sms_daily_quota
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,3 +80,59 @@ class Challenge(NewChallenge):
     attempts: int
     consumed_at: datetime | None
     retired_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendLimits:
+    """Limits checked, together with storing the challenge, before a code is sent.
+
+    Windows are rolling. A zero ``interval``, ``daily_limit`` or ``failure_limit`` turns that
+    limit off.
+    """
+
+    interval: timedelta
+    """Least time between two codes to the same address (any application, any usage)."""
+    daily_limit: int
+    """Codes to the same address in any 24 hours."""
+    failure_limit: int
+    """Wrong codes for the same address, across all its challenges, in ``failure_window``."""
+    failure_window: timedelta
+    app_daily_quota: int | None
+    """Codes the application may send on this channel in any 24 hours; None: no quota."""
+
+
+class RefusalReason(StrEnum):
+    APP_QUOTA = "app_quota"
+    INTERVAL = "interval"
+    DAILY_LIMIT = "daily_limit"
+    FAILURES = "failures"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Refusal:
+    """Why a code may not be sent now, and in how many seconds (at least 1) it may."""
+
+    reason: RefusalReason
+    retry_after: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredResponse:
+    """The answer recorded for an idempotency key; ``body`` is encrypted by the caller."""
+
+    status: int
+    body: bytes = field(repr=False)
+    retry_after: int | None = None
+
+
+class ClaimOutcome(StrEnum):
+    CLAIMED = "claimed"  # new: the caller processes the request, then completes or releases
+    REPLAY = "replay"  # done before with the same request: answer ``response``
+    MISMATCH = "mismatch"  # the key was used with another request
+    IN_PROGRESS = "in_progress"  # the first request with this key is still being processed
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdempotencyClaim:
+    outcome: ClaimOutcome
+    response: StoredResponse | None = None

@@ -6,7 +6,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from ciam_server.domain.models import Application, Challenge, Channel, NewChallenge, User
+from ciam_server.domain.models import (
+    Application,
+    Challenge,
+    Channel,
+    IdempotencyClaim,
+    NewChallenge,
+    Refusal,
+    SendLimits,
+    StoredResponse,
+    User,
+)
 
 
 @runtime_checkable  # so that Litestar can check what it injects
@@ -18,9 +28,30 @@ class Store(Protocol):
 
     async def get_application(self, client_id: str) -> Application | None: ...
 
-    async def add_challenge(self, challenge: NewChallenge) -> None:
-        """Store ``challenge`` and, in the same transaction, retire every earlier live challenge
-        (not consumed, not retired) for the same usage, channel and identifier."""
+    async def add_challenge(self, challenge: NewChallenge, limits: SendLimits) -> int | Refusal:
+        """Check ``limits`` against the challenges already stored and, when none is reached,
+        store ``challenge`` and retire every earlier live challenge (not consumed, not retired)
+        for the same usage, channel and identifier; return the new challenge's id.
+
+        Check and insert are one transaction, serialized per identifier and per application, so
+        concurrent sends (on any number of server instances) cannot exceed a limit. Limits are
+        checked in this order: the application's quota for the channel (challenges of this
+        client_id and channel created in the last 24 h), the interval (the newest challenge for
+        this channel and identifier), the daily limit (challenges for this channel and
+        identifier in the last 24 h), the failures (the sum of ``attempts`` of the challenges
+        for this channel and identifier created within ``failure_window``). A refusal's
+        ``retry_after`` is the whole number of seconds, rounded up and at least 1, until the
+        challenge that decides it leaves its window."""
+
+    async def retire_challenge(self, challenge_id: int) -> None:
+        """Make a challenge unusable (its code could not be delivered)."""
+
+    async def identifier_failures(
+        self, channel: Channel, identifier: str, since: datetime
+    ) -> tuple[int, datetime | None]:
+        """The sum of ``attempts`` of the challenges for this channel and identifier created
+        at or after ``since``, and the creation time of the oldest of them with attempts (None
+        when there is none)."""
 
     async def find_challenge(self, token_hash: str) -> Challenge | None: ...
 
@@ -54,6 +85,35 @@ class Store(Protocol):
         when the challenge was already consumed or retired."""
 
 
+@runtime_checkable
+class IdempotencyStore(Protocol):
+    """Answers recorded per (client_id, Idempotency-Key), so a retried request is answered
+    the same without being processed again."""
+
+    async def claim_idempotency_key(
+        self,
+        *,
+        client_id: str,
+        key: str,
+        endpoint: str,
+        fingerprint: str,
+        now: datetime,
+        expires_at: datetime,
+    ) -> IdempotencyClaim:
+        """Atomically: when no unexpired record exists for (client_id, key), create one in
+        progress (expired records are replaced) → CLAIMED. Otherwise compare ``endpoint`` and
+        ``fingerprint`` (a keyed hash of the request body): different → MISMATCH; equal and
+        completed → REPLAY with the stored response; equal and in progress → IN_PROGRESS."""
+
+    async def complete_idempotency_key(
+        self, *, client_id: str, key: str, response: StoredResponse
+    ) -> None:
+        """Record the answer of a CLAIMED request."""
+
+    async def release_idempotency_key(self, *, client_id: str, key: str) -> None:
+        """Forget a CLAIMED request that ended in a retryable answer, so a retry runs again."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class CodeMessage:
     """A one-time code to deliver."""
@@ -83,10 +143,22 @@ class PasswordChangedNotice:
     """The language of the message: ``en`` or ``zh``."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class NoAccountNotice:
+    """Tells the holder of an address that a reset was asked for it, and that no account has
+    it (sent only when so configured)."""
+
+    channel: Channel
+    to: str
+    locale: str = "en"
+
+
 class Sender(Protocol):
     """Delivers messages to users. Raises :class:`DeliveryFailedError` when it cannot."""
 
     async def send_code(self, message: CodeMessage) -> None: ...
+
+    async def send_no_account_notice(self, notice: NoAccountNotice) -> None: ...
 
     async def send_password_changed(self, notice: PasswordChangedNotice) -> None: ...
 

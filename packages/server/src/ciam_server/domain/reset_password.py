@@ -11,11 +11,12 @@ changes the password. A refusal at 7 or 8 leaves the token usable for another tr
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from ciam_server.domain.challenges import BAD_CODE, BAD_TOKEN, FIELD
+from ciam_server.domain.challenges import BAD_CODE, BAD_TOKEN, FIELD, rate_limited
 from ciam_server.domain.errors import FlowError
 from ciam_server.domain.identifiers import normalize
 from ciam_server.domain.models import Application, Challenge, Channel
@@ -103,10 +104,13 @@ class ResetPassword:
     history_depth: int
     clock: Callable[[], datetime]
 
-    async def __call__(self, application: Application, request: ResetUserPasswordRequest) -> None:
+    async def __call__(
+        self, application: Application, request: ResetUserPasswordRequest, *, locale: str = "en"
+    ) -> None:
         attempt = parse_reset_request(request)
         now = self.clock()
         challenge = await self._live_challenge(application, attempt, now)
+        await self._check_failures(attempt, now)
         await self._prove_code(challenge, attempt, now)
 
         user = await self.store.find_user(attempt.channel, attempt.identifier)
@@ -143,7 +147,7 @@ class ResetPassword:
         )
         if not changed:  # another request consumed the token meanwhile
             raise FlowError(BAD_TOKEN[attempt.channel], "The token has already been used.")
-        await self._notify(attempt, now)
+        await self._notify(attempt, now, locale)
 
     async def _live_challenge(
         self, application: Application, attempt: ResetAttempt, now: datetime
@@ -173,6 +177,23 @@ class ResetPassword:
             raise FlowError(BAD_TOKEN[attempt.channel], "Too many wrong codes for this token.")
         return challenge
 
+    async def _check_failures(self, attempt: ResetAttempt, now: datetime) -> None:
+        """Wrong codes are limited per address across all its tokens too, so asking for new
+        codes does not buy more guesses (NIST SP 800-63B rate limiting)."""
+        limit, window = self.settings.failure_limit, self.settings.failure_window
+        if not limit:
+            return
+        failures, oldest = await self.store.identifier_failures(
+            attempt.channel, attempt.identifier, now - window
+        )
+        if failures >= limit and oldest is not None:
+            retry_after = max(1, math.ceil((oldest + window - now).total_seconds()))
+            raise rate_limited(
+                attempt.channel,
+                "Too many wrong codes were entered for this address; try again later.",
+                retry_after,
+            )
+
     async def _prove_code(self, challenge: Challenge, attempt: ResetAttempt, now: datetime) -> None:
         """Step 4. The attempt is counted before the code is compared, so concurrent guesses
         cannot check more codes than the limit allows; a right code gives its attempt back."""
@@ -186,12 +207,12 @@ class ResetPassword:
             raise FlowError(BAD_CODE[attempt.channel], "The code is wrong.")
         await self.store.release_attempt(challenge.id)
 
-    async def _notify(self, attempt: ResetAttempt, now: datetime) -> None:
+    async def _notify(self, attempt: ResetAttempt, now: datetime, locale: str) -> None:
         """Tell the account holder; the password has changed whether or not this arrives."""
         try:
             await self.sender.send_password_changed(
                 PasswordChangedNotice(
-                    channel=attempt.channel, to=attempt.identifier, changed_at=now
+                    channel=attempt.channel, to=attempt.identifier, changed_at=now, locale=locale
                 )
             )
         except DeliveryFailedError:

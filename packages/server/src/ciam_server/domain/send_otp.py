@@ -1,8 +1,10 @@
 """``/otp/send``: issue a one-time code for a password reset.
 
-For ``reset_password`` the answer is the same whether or not an account has the address: an
-address without an account gets its code too, so only the holder of the mailbox or phone can
-learn, at reset, that there is no account.
+For ``reset_password`` the answer is the same, in status, body, headers and time, whether or not
+an account has the address, and whether or not it is frozen. By default an address without an
+account gets its code too, so only the holder of the mailbox or phone can learn, at reset, that
+there is no account; :class:`UnknownAccountDelivery` offers a "no account here" notice or
+nothing instead.
 """
 
 from __future__ import annotations
@@ -10,26 +12,75 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
-from ciam_server.domain.challenges import FIELD
+from ciam_server.domain.challenges import FIELD, rate_limited
 from ciam_server.domain.errors import FlowError
 from ciam_server.domain.identifiers import normalize
-from ciam_server.domain.models import Application, Channel, NewChallenge
+from ciam_server.domain.models import (
+    Application,
+    Channel,
+    NewChallenge,
+    Refusal,
+    RefusalReason,
+    SendLimits,
+)
 from ciam_server.domain.otp import ChallengeHasher, new_code, new_token
-from ciam_server.domain.ports import CodeMessage, DeliveryFailedError, Sender, Store
+from ciam_server.domain.ports import (
+    CodeMessage,
+    DeliveryFailedError,
+    NoAccountNotice,
+    Sender,
+    Store,
+)
 from ciam_shared import ErrorCode, OtpSendRequest, OtpSendResponse, Usage
 
 SUPPORTED_USAGES = frozenset({Usage.RESET_PASSWORD.value})
 RETRY_AFTER_DELIVERY_FAILURE = 30  # seconds
 
+_QUOTA_EXHAUSTED = {
+    Channel.EMAIL: ErrorCode.INSUFFICIENT_EMAIL_QUOTA,
+    Channel.SMS: ErrorCode.INSUFFICIENT_SMS_QUOTA,
+}
+_REFUSAL_TEXT = {
+    RefusalReason.APP_QUOTA: "The application's daily quota for this channel is used up.",
+    RefusalReason.INTERVAL: "A code was sent to this address a moment ago; wait before asking "
+    "for another.",
+    RefusalReason.DAILY_LIMIT: "Too many codes were sent to this address today.",
+    RefusalReason.FAILURES: "Too many wrong codes were entered for this address; wait before "
+    "asking for another.",
+}
+
+
+class UnknownAccountDelivery(StrEnum):
+    """What an address without an account receives when a reset code is asked for it."""
+
+    CODE = "code"  # a code, like any address: the reset then answers user_not_found
+    NOTICE = "notice"  # a message saying there is no account for this address
+    NONE = "none"  # nothing
+
 
 @dataclass(frozen=True, kw_only=True)
 class OtpSettings:
-    """Lifetimes and limits of challenges."""
+    """Lifetimes of challenges and the limits on sending and checking codes."""
 
     code_ttl: timedelta
     token_ttl: timedelta
     max_attempts: int
+    send_interval: timedelta = timedelta(0)
+    daily_limit: int = 0
+    failure_limit: int = 0
+    failure_window: timedelta = timedelta(hours=1)
+    unknown_account_delivery: UnknownAccountDelivery = UnknownAccountDelivery.CODE
+
+    def limits(self, application: Application, channel: Channel) -> SendLimits:
+        return SendLimits(
+            interval=self.send_interval,
+            daily_limit=self.daily_limit,
+            failure_limit=self.failure_limit,
+            failure_window=self.failure_window,
+            app_daily_quota=application.daily_quota(channel),
+        )
 
 
 def choose_channel(email: str | None, phone_number: str | None) -> tuple[Channel, str]:
@@ -43,6 +94,17 @@ def choose_channel(email: str | None, phone_number: str | None) -> tuple[Channel
     raise FlowError(ErrorCode.INVALID_REQUEST, "One of email or phone_number is required.")
 
 
+def refused(channel: Channel, refusal: Refusal) -> FlowError:
+    """The error answering a send the store refused."""
+    if refusal.reason is RefusalReason.APP_QUOTA:
+        return FlowError(
+            _QUOTA_EXHAUSTED[channel],
+            _REFUSAL_TEXT[refusal.reason],
+            retry_after=refusal.retry_after,
+        )
+    return rate_limited(channel, _REFUSAL_TEXT[refusal.reason], refusal.retry_after)
+
+
 @dataclass(frozen=True, kw_only=True)
 class SendOtp:
     store: Store
@@ -51,7 +113,9 @@ class SendOtp:
     settings: OtpSettings
     clock: Callable[[], datetime]
 
-    async def __call__(self, application: Application, request: OtpSendRequest) -> OtpSendResponse:
+    async def __call__(
+        self, application: Application, request: OtpSendRequest, *, locale: str = "en"
+    ) -> OtpSendResponse:
         if not application.app_type.is_confidential and not application.allow_otp_send:
             raise FlowError(
                 ErrorCode.UNAUTHORIZED_CLIENT,
@@ -66,21 +130,15 @@ class SendOtp:
         if not raw:
             raise FlowError(ErrorCode.INVALID_REQUEST, f"{FIELD[channel]} must not be empty.")
         identifier = normalize(channel, raw)
+        has_account = True
+        if self.settings.unknown_account_delivery is not UnknownAccountDelivery.CODE:
+            has_account = await self.store.find_user(channel, identifier) is not None
         code, token = new_code(), new_token()
         token_hash = self.hasher.token_hash(token)
         now = self.clock()
-        # Delivered before it is stored: a code that could not be sent never becomes usable.
-        try:
-            await self.sender.send_code(
-                CodeMessage(channel=channel, to=identifier, usage=request.usage, code=code)
-            )
-        except DeliveryFailedError:
-            raise FlowError(
-                ErrorCode.TEMPORARILY_UNAVAILABLE,
-                "The code could not be sent; try again later.",
-                retry_after=RETRY_AFTER_DELIVERY_FAILURE,
-            ) from None
-        await self.store.add_challenge(
+        # A challenge is stored whatever the address receives, so that limits, answers and
+        # timings are the same for every address.
+        stored = await self.store.add_challenge(
             NewChallenge(
                 client_id=application.client_id,
                 usage=request.usage,
@@ -91,8 +149,46 @@ class SendOtp:
                 created_at=now,
                 code_expires_at=now + self.settings.code_ttl,
                 token_expires_at=now + self.settings.token_ttl,
-            )
+            ),
+            self.settings.limits(application, channel),
         )
+        if isinstance(stored, Refusal):
+            raise refused(channel, stored)
+        try:
+            await self._deliver(
+                channel=channel,
+                identifier=identifier,
+                usage=request.usage,
+                code=code,
+                locale=locale,
+                has_account=has_account,
+            )
+        except DeliveryFailedError:
+            await self.store.retire_challenge(stored)  # a code nobody received stays unusable
+            raise FlowError(
+                ErrorCode.TEMPORARILY_UNAVAILABLE,
+                "The code could not be sent; try again later.",
+                retry_after=RETRY_AFTER_DELIVERY_FAILURE,
+            ) from None
         return OtpSendResponse(
             otp_token=token, expires_in=int(self.settings.token_ttl.total_seconds())
         )
+
+    async def _deliver(
+        self,
+        *,
+        channel: Channel,
+        identifier: str,
+        usage: str,
+        code: str,
+        locale: str,
+        has_account: bool,
+    ) -> None:
+        if has_account or self.settings.unknown_account_delivery is UnknownAccountDelivery.CODE:
+            await self.sender.send_code(
+                CodeMessage(channel=channel, to=identifier, usage=usage, code=code, locale=locale)
+            )
+        elif self.settings.unknown_account_delivery is UnknownAccountDelivery.NOTICE:
+            await self.sender.send_no_account_notice(
+                NoAccountNotice(channel=channel, to=identifier, locale=locale)
+            )
