@@ -153,3 +153,36 @@ def test_error_body_decodes_a_known_code_as_a_plain_string_too() -> None:
     assert body.error == ErrorCode.INVALID_REQUEST
     assert type(body.error) is str
     assert body.error_description is None
+
+
+@pytest.mark.parametrize(
+    ("field", "length"),
+    [
+        ("client_id", 255),
+        ("client_secret", 255),
+        ("password", 1024),
+        ("email", 320),
+        ("email_otp_token", 256),
+        ("email_otp", 32),
+        ("phone_number", 64),
+        ("phone_number_otp_token", 256),
+        ("phone_number_otp", 32),
+    ],
+)
+def test_reset_fields_are_bounded_in_length(field: str, length: int) -> None:
+    msgspec.json.decode(msgspec.json.encode({field: "a" * length}), type=ResetUserPasswordRequest)
+    with pytest.raises(msgspec.ValidationError, match=rf"length <= {length} - at `\$\.{field}`"):
+        msgspec.json.decode(
+            msgspec.json.encode({field: "a" * (length + 1)}), type=ResetUserPasswordRequest
+        )
+
+
+@pytest.mark.parametrize("field", ["client_id", "usage", "email", "phone_number"])
+def test_nul_is_refused_in_every_send_field(field: str) -> None:
+    with pytest.raises(msgspec.ValidationError, match=rf"`\$\.{field}`"):
+        msgspec.json.decode(msgspec.json.encode({field: "a\x00b"}), type=OtpSendRequest)
+
+
+def test_nul_is_refused_in_a_password() -> None:
+    with pytest.raises(msgspec.ValidationError, match=r"`\$\.password`"):
+        msgspec.json.decode(b'{"password": "pass\\u0000word"}', type=ResetUserPasswordRequest)

@@ -9,11 +9,26 @@ the caller. Unknown fields are ignored, as OAuth servers do. Secret fields never
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 
 MASK = "***"
+
+_NO_NUL = "^[^\x00]*$"
+
+
+# Strings of bounded length without NUL: longer input is refused before any work, and NUL
+# never reaches a database or a log.
+ClientId = Annotated[str, msgspec.Meta(max_length=255, pattern=_NO_NUL)]
+ClientSecret = Annotated[str, msgspec.Meta(max_length=255, pattern=_NO_NUL)]
+UsageText = Annotated[str, msgspec.Meta(max_length=32, pattern=_NO_NUL)]
+EmailText = Annotated[str, msgspec.Meta(max_length=320, pattern=_NO_NUL)]
+PhoneText = Annotated[str, msgspec.Meta(max_length=64, pattern=_NO_NUL)]
+OtpText = Annotated[str, msgspec.Meta(max_length=32, pattern=_NO_NUL)]
+OtpTokenText = Annotated[str, msgspec.Meta(max_length=256, pattern=_NO_NUL)]
+PasswordText = Annotated[str, msgspec.Meta(max_length=1024, pattern=_NO_NUL)]
+"""Generous next to the password policy's maximum, so that the policy names the rule broken."""
 
 
 class Usage(StrEnum):
@@ -45,11 +60,11 @@ class OtpSendRequest(_MaskedStruct, frozen=True, kw_only=True):
 
     _secret_fields: ClassVar[frozenset[str]] = frozenset({"client_secret"})
 
-    client_id: str | None = None
-    client_secret: str | None = None
-    usage: str = Usage.LOGIN.value
-    email: str | None = None
-    phone_number: str | None = None
+    client_id: ClientId | None = None
+    client_secret: ClientSecret | None = None
+    usage: UsageText = Usage.LOGIN.value
+    email: EmailText | None = None
+    phone_number: PhoneText | None = None
 
 
 class OtpSendResponse(msgspec.Struct, frozen=True, kw_only=True):
@@ -80,15 +95,15 @@ class ResetUserPasswordRequest(_MaskedStruct, frozen=True, kw_only=True):
         }
     )
 
-    client_id: str | None = None
-    client_secret: str | None = None
-    password: str | None = None
-    email: str | None = None
-    email_otp_token: str | None = None
-    email_otp: str | None = None
-    phone_number: str | None = None
-    phone_number_otp_token: str | None = None
-    phone_number_otp: str | None = None
+    client_id: ClientId | None = None
+    client_secret: ClientSecret | None = None
+    password: PasswordText | None = None
+    email: EmailText | None = None
+    email_otp_token: OtpTokenText | None = None
+    email_otp: OtpText | None = None
+    phone_number: PhoneText | None = None
+    phone_number_otp_token: OtpTokenText | None = None
+    phone_number_otp: OtpText | None = None
 
 
 class ErrorBody(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
