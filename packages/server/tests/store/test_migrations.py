@@ -8,16 +8,23 @@ from datetime import timedelta
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, insert, inspect, text
+from sqlalchemy import BigInteger, Connection, Integer, insert, inspect, text
 
-from ciam_server.domain.models import Channel, ClaimOutcome
+from ciam_server.domain.models import AuditAction, AuditEvent, Channel, ClaimOutcome
 from ciam_server.store import SqlStore, create_engine, pending_migrations, upgrade
 from ciam_server.store.database import _alembic_config
 from ciam_server.store.tables import ApplicationRow, Base, OtpChallengeRow
 
 from .support import EMAIL, NOW
 
-TABLES = {"applications", "users", "password_history", "otp_challenges", "idempotency_keys"}
+TABLES = {
+    "applications",
+    "users",
+    "password_history",
+    "otp_challenges",
+    "idempotency_keys",
+    "audit_events",
+}
 
 
 async def _table_names(url: str) -> set[str]:
@@ -185,7 +192,10 @@ async def test_downgrade_to_0001_keeps_the_data(migrated_url: str) -> None:
     await _migrate(migrated_url, "downgrade", "0001")
 
     assert await pending_migrations(migrated_url)
-    assert await _table_names(migrated_url) == {*TABLES - {"idempotency_keys"}, "alembic_version"}
+    assert await _table_names(migrated_url) == {
+        *TABLES - {"idempotency_keys", "audit_events"},
+        "alembic_version",
+    }
     assert await _columns(migrated_url, "applications") == {
         "client_id",
         "name",
@@ -216,6 +226,129 @@ async def test_downgrade_to_0001_keeps_the_data(migrated_url: str) -> None:
     # And up again.
     await upgrade(migrated_url)
     assert not await pending_migrations(migrated_url)
+
+
+async def _fill_0002(url: str) -> None:
+    """The data of :func:`_fill_0001`, a quota and an idempotency record: revision 0002."""
+    await _fill_0001(url)
+    engine = create_engine(url)
+    try:
+        store = SqlStore(engine)
+        assert await store.set_application_quota("web-app", Channel.EMAIL, 100)
+        claim = await store.claim_idempotency_key(
+            client_id="web-app",
+            key="key-1",
+            endpoint="POST /otp/send",
+            fingerprint="ab",
+            now=NOW,
+            expires_at=NOW + timedelta(hours=1),
+        )
+        assert claim.outcome is ClaimOutcome.CLAIMED
+    finally:
+        await engine.dispose()
+
+
+async def _assert_0002_data(store: SqlStore) -> None:
+    application = await store.get_application("web-app")
+    assert application is not None
+    assert (application.secret_hash, application.email_daily_quota) == ("secret-hash", 100)
+    user = await store.find_user(Channel.EMAIL, EMAIL)
+    assert user is not None
+    assert await store.recent_password_hashes(user.id, 5) == ["hash-0"]
+    challenge = await store.find_challenge("token-hash-1")
+    assert challenge is not None
+    assert (challenge.created_at, challenge.attempts) == (NOW, 2)
+    claim = await store.claim_idempotency_key(
+        client_id="web-app",
+        key="key-1",
+        endpoint="POST /otp/send",
+        fingerprint="ab",
+        now=NOW,
+        expires_at=NOW + timedelta(hours=1),
+    )
+    assert claim.outcome is ClaimOutcome.IN_PROGRESS
+
+
+AUDIT_EVENT = AuditEvent(
+    at=NOW,
+    action=AuditAction.RESET_SUCCEEDED,
+    client_id="web-app",
+    channel=Channel.EMAIL,
+    identifier=EMAIL,
+    request_id="request-1",
+    client_ip="192.0.2.7",
+)
+
+
+async def test_upgrade_to_0003_keeps_the_data(blank_url: str) -> None:
+    await _migrate(blank_url, "upgrade", "0002")
+    await _fill_0002(blank_url)
+    assert "audit_events" not in await _table_names(blank_url)
+    assert await pending_migrations(blank_url)
+
+    await upgrade(blank_url)
+
+    assert not await pending_migrations(blank_url)
+    engine = create_engine(blank_url)
+    try:
+        store = SqlStore(engine)
+        await _assert_0002_data(store)
+        await store.record_audit_event(AUDIT_EVENT)
+        assert await store.audit_events() == [AUDIT_EVENT]
+        async with engine.connect() as connection:
+            columns = await connection.run_sync(
+                lambda sync: inspect(sync).get_columns("audit_events")
+            )
+    finally:
+        await engine.dispose()
+    assert await _indexes(blank_url, "audit_events") == {
+        "ix_audit_events_at",
+        "ix_audit_events_identifier_at",
+    }
+    [id_column] = [column for column in columns if column["name"] == "id"]
+    # 64 bits on both: BIGINT on PostgreSQL, and SQLite's INTEGER PRIMARY KEY (its row id).
+    id_type = id_column["type"]
+    if blank_url.startswith("sqlite"):
+        assert isinstance(id_type, Integer)
+        assert not isinstance(id_type, BigInteger)
+    else:
+        assert isinstance(id_type, BigInteger)
+
+
+async def test_downgrade_to_0002_keeps_the_data(migrated_url: str) -> None:
+    await _migrate(migrated_url, "downgrade", "0002")
+    await _fill_0002(migrated_url)
+    await upgrade(migrated_url)
+    engine = create_engine(migrated_url)
+    try:
+        await SqlStore(engine).record_audit_event(AUDIT_EVENT)
+    finally:
+        await engine.dispose()
+
+    await _migrate(migrated_url, "downgrade", "0002")
+
+    assert await pending_migrations(migrated_url)
+    assert await _table_names(migrated_url) == {*TABLES - {"audit_events"}, "alembic_version"}
+    engine = create_engine(migrated_url)
+    try:
+        await _assert_0002_data(SqlStore(engine))
+    finally:
+        await engine.dispose()
+
+    # And up again, with an empty log whose ids start over.
+    await upgrade(migrated_url)
+    assert not await pending_migrations(migrated_url)
+    engine = create_engine(migrated_url)
+    try:
+        store = SqlStore(engine)
+        assert await store.audit_events() == []
+        await store.record_audit_event(AUDIT_EVENT)
+        assert await store.audit_events() == [AUDIT_EVENT]
+        async with engine.connect() as connection:
+            ids = (await connection.execute(text("SELECT id FROM audit_events"))).scalars().all()
+    finally:
+        await engine.dispose()
+    assert list(ids) == [1]
 
 
 async def test_migrations_run_from_a_url_in_the_config(blank_url: str) -> None:

@@ -1,5 +1,6 @@
-"""The :class:`~ciam_server.domain.ports.Store` and the
-:class:`~ciam_server.domain.ports.IdempotencyStore`, on SQLAlchemy: SQLite or PostgreSQL."""
+"""The :class:`~ciam_server.domain.ports.Store`, the
+:class:`~ciam_server.domain.ports.IdempotencyStore` and the
+:class:`~ciam_server.domain.ports.AuditLog`, on SQLAlchemy: SQLite or PostgreSQL."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ from sqlalchemy.orm import InstrumentedAttribute
 from ciam_server.domain.models import (
     Application,
     AppType,
+    AuditAction,
+    AuditEvent,
     Challenge,
     Channel,
     ClaimOutcome,
@@ -42,7 +45,11 @@ from ciam_server.domain.models import (
     User,
 )
 from ciam_server.store.tables import (
+    AUDIT_ACTION_LENGTH,
+    AUDIT_CLIENT_IP_LENGTH,
+    AUDIT_REQUEST_ID_LENGTH,
     ApplicationRow,
+    AuditEventRow,
     IdempotencyKeyRow,
     OtpChallengeRow,
     PasswordHistoryRow,
@@ -334,6 +341,45 @@ class SqlStore:
             await session.execute(prune, execution_options={"synchronize_session": False})
         return True
 
+    # Audit events
+
+    async def record_audit_event(self, event: AuditEvent) -> None:
+        """Insert the event, in a transaction of its own.
+
+        Raises :class:`ValueError`, on every engine alike, for an ``action``, ``request_id``
+        or ``client_ip`` longer than its column (32, 128 and 64 characters) or a value holding
+        a NUL character; nothing is written then.
+        """
+        row = AuditEventRow(
+            at=event.at,
+            action=event.action.value,
+            client_id=event.client_id,
+            channel=None if event.channel is None else event.channel.value,
+            identifier=event.identifier,
+            reason=event.reason,
+            request_id=event.request_id,
+            client_ip=event.client_ip,
+        )
+        _check_audit_row(row)
+        async with self._sessions.begin() as session:
+            session.add(row)
+
+    async def audit_events(
+        self, *, limit: int = 100, identifier: str | None = None
+    ) -> list[AuditEvent]:
+        """Up to ``limit`` audit events, newest first (by ``at``, then by order of recording),
+        only those for ``identifier`` when one is given."""
+        if limit < 0:
+            raise ValueError("limit cannot be negative")
+        statement = select(AuditEventRow)
+        if identifier is not None:
+            statement = statement.where(AuditEventRow.identifier == identifier)
+        statement = statement.order_by(AuditEventRow.at.desc(), AuditEventRow.id.desc()).limit(
+            limit
+        )
+        async with self._sessions.begin() as session:
+            return [_audit_event(row) for row in await session.scalars(statement)]
+
     # Idempotency keys
 
     async def claim_idempotency_key(
@@ -573,6 +619,44 @@ def _live() -> tuple[Any, ...]:
 
 def _user_key(channel: Channel) -> InstrumentedAttribute[str | None]:
     return UserRow.email if channel is Channel.EMAIL else UserRow.phone_number
+
+
+def _check_audit_row(row: AuditEventRow) -> None:
+    """Refuse what PostgreSQL would refuse and SQLite would keep: values longer than their
+    column, and NUL characters."""
+    bounded = {
+        "action": (row.action, AUDIT_ACTION_LENGTH),
+        "request_id": (row.request_id, AUDIT_REQUEST_ID_LENGTH),
+        "client_ip": (row.client_ip, AUDIT_CLIENT_IP_LENGTH),
+    }
+    for name, (value, length) in bounded.items():
+        if value is not None and len(value) > length:
+            raise ValueError(f"audit event {name} is longer than {length} characters")
+    texts = {
+        "action": row.action,
+        "client_id": row.client_id,
+        "channel": row.channel,
+        "identifier": row.identifier,
+        "reason": row.reason,
+        "request_id": row.request_id,
+        "client_ip": row.client_ip,
+    }
+    for name, text in texts.items():
+        if text is not None and "\0" in text:
+            raise ValueError(f"audit event {name} holds a NUL character")
+
+
+def _audit_event(row: AuditEventRow) -> AuditEvent:
+    return AuditEvent(
+        at=row.at,
+        action=AuditAction(row.action),
+        client_id=row.client_id,
+        channel=None if row.channel is None else Channel(row.channel),
+        identifier=row.identifier,
+        reason=row.reason,
+        request_id=row.request_id,
+        client_ip=row.client_ip,
+    )
 
 
 def _application(row: ApplicationRow) -> Application:

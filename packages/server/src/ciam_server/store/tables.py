@@ -6,14 +6,17 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     DateTime,
     Dialect,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
+    String,
     TypeDecorator,
     false,
 )
@@ -161,3 +164,34 @@ class IdempotencyKeyRow(Base):
     retry_after: Mapped[int | None]
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+AUDIT_ACTION_LENGTH = 32
+AUDIT_REQUEST_ID_LENGTH = 128
+AUDIT_CLIENT_IP_LENGTH = 64
+
+
+class AuditEventRow(Base):
+    """One audit event; rows are only ever inserted."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        # Listing the newest events.
+        Index(None, "at"),
+        # Listing the newest events for one address.
+        Index(None, "identifier", "at"),
+    )
+
+    # A 64-bit key where the log may grow large; SQLite only autoincrements a column declared
+    # exactly INTEGER PRIMARY KEY, which holds 64 bits there anyway.
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[datetime]
+    action: Mapped[str] = mapped_column(String(AUDIT_ACTION_LENGTH))
+    client_id: Mapped[str | None]
+    channel: Mapped[str | None]
+    identifier: Mapped[str | None]
+    reason: Mapped[str | None]
+    request_id: Mapped[str | None] = mapped_column(String(AUDIT_REQUEST_ID_LENGTH))
+    client_ip: Mapped[str | None] = mapped_column(String(AUDIT_CLIENT_IP_LENGTH))
