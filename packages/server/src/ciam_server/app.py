@@ -7,35 +7,51 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from litestar import Litestar, Router, get
+from litestar import Litestar, Request, Response, Router, get
 from litestar.di import Provide
+from litestar.handlers import HTTPRouteHandler
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ciam_server.api.errors import EXCEPTION_HANDLERS, not_found_in_json
+from ciam_server.api.errors import EXCEPTION_HANDLERS, error_response, not_found_in_json
 from ciam_server.api.idempotency import Idempotency
-from ciam_server.api.request_id import echo_request_id
+from ciam_server.api.metrics import (
+    MeteredSender,
+    Metrics,
+    RequestMetricsMiddleware,
+    metrics_handler,
+)
+from ciam_server.api.request_id import echo_request_id, request_id_of
 from ciam_server.api.routes import (
     Locales,
     UnsupportedMediaTypeError,
     api_router,
     unsupported_media_type,
 )
-from ciam_server.config import Delivery, Mode, Settings
+from ciam_server.config import PENDING_MIGRATIONS, ConfigurationError, Delivery, Mode, Settings
 from ciam_server.delivery.outbox import OutboxSender
+from ciam_server.delivery.router import ChannelSender, UnavailableSender
+from ciam_server.delivery.sms_webhook import SmsWebhookSender
+from ciam_server.delivery.smtp import SmtpSender
+from ciam_server.domain.audit import Auditor
+from ciam_server.domain.models import Channel
 from ciam_server.domain.otp import ChallengeHasher
 from ciam_server.domain.passwords import PasswordHashing
 from ciam_server.domain.policy import PasswordPolicy
 from ciam_server.domain.ports import Sender
 from ciam_server.domain.reset_password import ResetPassword
 from ciam_server.domain.send_otp import SendOtp
-from ciam_server.store import SqlStore, create_engine
+from ciam_server.logs import REQUEST_ID, configure_logging
+from ciam_server.store import SqlStore, create_engine, pending_migrations
+from ciam_shared import ErrorCode
 
 logger = logging.getLogger("ciam_server")
 T = TypeVar("T")
@@ -55,7 +71,7 @@ def _secret_key(settings: Settings) -> bytes:
     return secrets.token_bytes(32)
 
 
-def _sender(settings: Settings) -> Sender:
+def _sender(settings: Settings) -> OutboxSender | ChannelSender:
     if settings.delivery is Delivery.OUTBOX:
         logger.warning(
             "!!! DEV OUTBOX: one-time codes are written in clear to %s, not delivered. "
@@ -63,7 +79,29 @@ def _sender(settings: Settings) -> Sender:
             settings.outbox_path.resolve(),
         )
         return OutboxSender(settings.outbox_path)
-    raise AssertionError(settings.delivery)  # pragma: no cover - Delivery has one member
+    code_ttl = timedelta(seconds=settings.otp_code_ttl)
+    email: Sender = UnavailableSender(Channel.EMAIL)
+    if settings.smtp_host is not None and settings.smtp_from is not None:
+        email = SmtpSender(
+            host=settings.smtp_host,
+            from_address=settings.smtp_from,
+            code_ttl=code_ttl,
+            port=settings.smtp_port,
+            security=settings.smtp_security,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            timeout=settings.delivery_timeout,
+            ca_file=settings.smtp_ca_file,
+        )
+    sms: Sender = UnavailableSender(Channel.SMS)
+    if settings.sms_webhook_url is not None and settings.sms_webhook_secret is not None:
+        sms = SmsWebhookSender(
+            url=settings.sms_webhook_url,
+            secret=settings.sms_webhook_secret,
+            code_ttl=code_ttl,
+            timeout=settings.delivery_timeout,
+        )
+    return ChannelSender(email=email, sms=sms)
 
 
 RATE_LIMIT_STORE = "ip_rate_limit"
@@ -91,7 +129,32 @@ def _rate_limit_store(settings: Settings) -> Store:
 
 @get("/healthz", include_in_schema=False, sync_to_thread=False)
 def healthz() -> dict[str, str]:
+    """The process answers."""
     return {"status": "ok"}
+
+
+def readyz_handler(engine: AsyncEngine) -> HTTPRouteHandler:
+    @get("/readyz", include_in_schema=False)
+    async def readyz() -> Response[bytes]:
+        """The process answers and its database does too."""
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:  # any failure to reach the database means: not ready
+            logger.warning("not ready: the database does not answer", exc_info=True)
+            return error_response(
+                ErrorCode.TEMPORARILY_UNAVAILABLE,
+                "The database does not answer.",
+                headers={"Retry-After": "5"},
+            )
+        return Response(content=b'{"status":"ready"}', media_type="application/json")
+
+    return readyz
+
+
+def bind_request_id(request: Request[Any, Any, Any]) -> None:
+    """A ``before_request`` hook: log records made while serving carry the request's id."""
+    REQUEST_ID.set(request_id_of(request.scope))
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -102,7 +165,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logger.warning("!!! DEV MODE: not for production; set CIAM_MODE=production. !!!")
     engine = create_engine(settings.database_url)
     store = SqlStore(engine)
-    sender = _sender(settings)
+    delivery = _sender(settings)
     secret_key = _secret_key(settings)
     hasher = ChallengeHasher(secret_key)
     idempotency = Idempotency(
@@ -117,8 +180,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         pool_size=settings.argon2_pool_size,
         queue_limit=settings.argon2_queue_limit,
     )
+    metrics = Metrics(hashing)
+    sender = MeteredSender(delivery, metrics)
+    auditor = Auditor(log=store, clock=utc_now)
     send_otp_flow = SendOtp(
-        store=store, sender=sender, hasher=hasher, settings=settings.otp, clock=utc_now
+        store=store,
+        sender=sender,
+        hasher=hasher,
+        settings=settings.otp,
+        clock=utc_now,
+        auditor=auditor,
     )
     reset_password_flow = ResetPassword(
         store=store,
@@ -131,18 +202,29 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settings=settings.otp,
         history_depth=settings.password_history,
         clock=utc_now,
+        auditor=auditor,
     )
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        if settings.mode is Mode.PRODUCTION and await pending_migrations(settings.database_url):
+            raise ConfigurationError(PENDING_MIGRATIONS)
         try:
             yield
         finally:
+            # Runs once the server has stopped taking requests and finished those in hand.
+            if isinstance(delivery, ChannelSender):
+                await delivery.aclose()
             hashing.close()
             await engine.dispose()
 
     return Litestar(
-        route_handlers=[api_router(_ip_rate_limit(settings)), healthz],
+        route_handlers=[
+            api_router(_ip_rate_limit(settings)),
+            healthz,
+            readyz_handler(engine),
+            metrics_handler(metrics),
+        ],
         dependencies={
             name: Provide(_constant(value), use_cache=True, sync_to_thread=False)
             for name, value in {
@@ -159,6 +241,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             UnsupportedMediaTypeError: unsupported_media_type,
         },
         before_send=[echo_request_id],
+        before_request=bind_request_id,
+        middleware=[RequestMetricsMiddleware(metrics)],
         request_max_body_size=settings.max_body_size,
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
@@ -176,3 +260,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         debug=False,
     )
+
+
+def create_served_app() -> Litestar:
+    """The factory ``ciam-server serve`` gives uvicorn: each worker process configures its
+    logging, then builds the app from the environment."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)

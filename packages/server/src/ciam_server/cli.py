@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import secrets
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
@@ -14,14 +13,21 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
 
-from ciam_server.config import ConfigurationError, Mode, Settings
+from ciam_server.config import PENDING_MIGRATIONS, ConfigurationError, Mode, Settings
 from ciam_server.domain.clients import hash_client_secret, new_client_secret
 from ciam_server.domain.errors import FlowError
 from ciam_server.domain.identifiers import normalize_email, normalize_phone_number
 from ciam_server.domain.models import AppType, Channel
 from ciam_server.domain.passwords import PasswordHashing
 from ciam_server.domain.policy import PasswordPolicy, normalize_password
-from ciam_server.store import AlreadyExistsError, SqlStore, create_engine, upgrade
+from ciam_server.logs import configure_logging
+from ciam_server.store import (
+    AlreadyExistsError,
+    SqlStore,
+    create_engine,
+    pending_migrations,
+    upgrade,
+)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -90,33 +96,47 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Server processes sharing the port (each with its own argon2 pool).",
+)
 @click.option("--demo", is_flag=True, help="Create a demo application and user (dev mode only).")
-def serve(host: str, port: int, demo: bool) -> None:
-    """Serve the API. In dev mode the database is brought to the latest schema first."""
+def serve(host: str, port: int, workers: int, demo: bool) -> None:
+    """Serve the API. In dev mode the database is brought to the latest schema first; in
+    production mode a database that is not is refused."""
     import uvicorn  # noqa: PLC0415 - only this command needs it
 
-    from ciam_server.app import create_app  # noqa: PLC0415
-
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
     try:
         settings.check_startable()
     except ConfigurationError as exc:
         _fail(str(exc), exit_code=2)
+    if workers > 1 and settings.secret_key is None:
+        _fail(
+            "--workers needs CIAM_SECRET_KEY: every worker must check the codes the others sent.",
+            exit_code=2,
+        )
+    if demo and settings.mode is not Mode.DEV:
+        _fail("--demo is for dev mode only", exit_code=2)
     if settings.mode is Mode.DEV:
         asyncio.run(upgrade(settings.database_url))
+    elif asyncio.run(pending_migrations(settings.database_url)):
+        _fail(PENDING_MIGRATIONS, exit_code=2)
     if demo:
-        if settings.mode is not Mode.DEV:
-            _fail("--demo is for dev mode only", exit_code=2)
         asyncio.run(_seed_demo(settings, host, port))
     trusted_proxies = settings.trusted_proxies.strip()
     uvicorn.run(
-        create_app(settings),
+        "ciam_server.app:create_served_app",
+        factory=True,
         host=host,
         port=port,
-        log_level="info",
+        workers=workers,
+        log_config=None,
+        timeout_graceful_shutdown=settings.shutdown_timeout,
         # X-Forwarded-For is believed only from these addresses: the per-address rate limit
         # would be worthless if any caller could name its own address.
         proxy_headers=bool(trusted_proxies),

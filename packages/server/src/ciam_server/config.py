@@ -10,10 +10,15 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ciam_server.delivery.smtp import SmtpSecurity
 from ciam_server.domain.passwords import Argon2Parameters
 from ciam_server.domain.send_otp import OtpSettings, UnknownAccountDelivery
+from ciam_server.logs import LogFormat
 
 MIN_SECRET_KEY_LENGTH = 32
+PENDING_MIGRATIONS = (
+    "The database schema is not at the newest version: run `ciam-server db upgrade` first."
+)
 
 
 class Mode(StrEnum):
@@ -22,7 +27,8 @@ class Mode(StrEnum):
 
 
 class Delivery(StrEnum):
-    OUTBOX = "outbox"
+    OUTBOX = "outbox"  # codes written to a file: development only
+    LIVE = "live"  # email over SMTP, SMS through the webhook
 
 
 class ConfigurationError(Exception):
@@ -59,6 +65,21 @@ class Settings(BaseSettings):
     idempotency_ttl: PositiveInt = 24 * 3600
     default_locale: Literal["en", "zh"] = "en"
 
+    smtp_host: str | None = None
+    smtp_port: PositiveInt | None = None
+    smtp_security: SmtpSecurity = SmtpSecurity.STARTTLS
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = None
+    smtp_ca_file: Path | None = None
+    sms_webhook_url: str | None = None
+    sms_webhook_secret: SecretStr | None = None
+    delivery_timeout: Annotated[float, Field(gt=0)] = 10.0
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: LogFormat = "json"
+    shutdown_timeout: PositiveInt = 30
+
     password_history: PositiveInt = 4
     password_min_length: PositiveInt = 8
     password_max_length: PositiveInt = 128
@@ -89,6 +110,23 @@ class Settings(BaseSettings):
         if self.secret_key is not None and len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
             raise ConfigurationError(
                 f"CIAM_SECRET_KEY must have at least {MIN_SECRET_KEY_LENGTH} characters."
+            )
+        if self.mode is Mode.PRODUCTION and self.delivery is Delivery.OUTBOX:
+            raise ConfigurationError(
+                "CIAM_DELIVERY=outbox writes codes to a file and is for development only: "
+                "set CIAM_DELIVERY=live with the SMTP and SMS webhook settings in production."
+            )
+        if self.delivery is Delivery.LIVE and not (self.smtp_host or self.sms_webhook_url):
+            raise ConfigurationError(
+                "CIAM_DELIVERY=live needs CIAM_SMTP_HOST (email), CIAM_SMS_WEBHOOK_URL (SMS) "
+                "or both."
+            )
+        if self.smtp_host and not self.smtp_from:
+            raise ConfigurationError("CIAM_SMTP_FROM is required with CIAM_SMTP_HOST.")
+        if self.sms_webhook_url and self.sms_webhook_secret is None:
+            raise ConfigurationError(
+                "CIAM_SMS_WEBHOOK_SECRET is required with CIAM_SMS_WEBHOOK_URL: every request "
+                "to the webhook is signed with it."
             )
 
     @property

@@ -127,8 +127,24 @@ def test_production_without_a_secret_key_in_the_environment_does_not_start(
         create_app()
 
 
-def test_production_with_a_secret_key_starts(database_url: str, outbox: Path) -> None:
-    create_app(make_settings(database_url, outbox, mode="production"))
+def test_production_with_a_secret_key_and_live_delivery_starts(
+    database_url: str, outbox: Path
+) -> None:
+    create_app(
+        make_settings(
+            database_url,
+            outbox,
+            mode="production",
+            delivery="live",
+            smtp_host="smtp.example.com",
+            smtp_from="no-reply@example.com",
+        )
+    )
+
+
+def test_production_refuses_the_dev_outbox(database_url: str, outbox: Path) -> None:
+    with pytest.raises(ConfigurationError, match="CIAM_DELIVERY=outbox"):
+        create_app(make_settings(database_url, outbox, mode="production"))
 
 
 @pytest.mark.parametrize("mode", ["dev", "production"])
@@ -136,7 +152,7 @@ def test_a_short_secret_key_is_refused(database_url: str, outbox: Path, mode: st
     settings = make_settings(database_url, outbox, mode=mode, secret_key="k" * 31)
     with pytest.raises(ConfigurationError, match="CIAM_SECRET_KEY"):
         create_app(settings)
-    create_app(make_settings(database_url, outbox, mode=mode, secret_key="k" * 32))
+    create_app(make_settings(database_url, outbox, mode="dev", secret_key="k" * 32))
 
 
 def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -159,14 +175,23 @@ def test_dev_mode_and_the_outbox_are_announced_at_creation(
     )
 
 
-def test_production_mode_announces_the_outbox_but_not_dev_mode(
+def test_production_mode_with_live_delivery_announces_neither_dev_mode_nor_an_outbox(
     caplog: pytest.LogCaptureFixture, database_url: str, outbox: Path
 ) -> None:
     caplog.set_level(logging.WARNING)
-    create_app(make_settings(database_url, outbox, mode="production"))
+    create_app(
+        make_settings(
+            database_url,
+            outbox,
+            mode="production",
+            delivery="live",
+            smtp_host="smtp.example.com",
+            smtp_from="no-reply@example.com",
+        )
+    )
     warnings = _warnings(caplog)
     assert not any("DEV MODE" in message for message in warnings), warnings
-    assert any(str(outbox.resolve()) in message for message in warnings), warnings
+    assert not any("OUTBOX" in message for message in warnings), warnings
 
 
 def test_a_missing_secret_key_in_dev_mode_is_announced(

@@ -53,5 +53,8 @@ def test_the_demo_is_refused_in_production(
 ) -> None:
     monkeypatch.setenv("CIAM_MODE", "production")
     monkeypatch.setenv("CIAM_SECRET_KEY", SECRET_KEY)
+    monkeypatch.setenv("CIAM_DELIVERY", "live")
+    monkeypatch.setenv("CIAM_SMTP_HOST", "smtp.example.com")
+    monkeypatch.setenv("CIAM_SMTP_FROM", "no-reply@example.com")
     assert "dev mode" in error_message(invoke("serve", "--demo"), exit_code=2)
     assert no_real_server == []

@@ -9,18 +9,19 @@ from datetime import UTC, datetime, timedelta
 import argon2
 import pytest
 
+from ciam_server.domain.audit import Auditor
 from ciam_server.domain.clients import hash_client_secret
 from ciam_server.domain.errors import FlowError
 from ciam_server.domain.models import Application, AppType, Challenge, Channel, User
 from ciam_server.domain.otp import ChallengeHasher
 from ciam_server.domain.passwords import Argon2Parameters
 from ciam_server.domain.policy import PasswordPolicy
-from ciam_server.domain.ports import Sender, Store
+from ciam_server.domain.ports import AuditLog, Sender, Store
 from ciam_server.domain.reset_password import ResetPassword
 from ciam_server.domain.send_otp import OtpSettings, SendOtp
 from ciam_shared import ErrorCode, OtpSendRequest, ResetUserPasswordRequest, Usage
 
-from .fakes import Clock, CountingHashing, FakeStore, RecordingSender
+from .fakes import Clock, CountingHashing, FakeStore, RecordingAuditLog, RecordingSender
 
 START = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 SECRET_KEY = b"domain-tests-challenge-key"
@@ -223,6 +224,11 @@ def sender() -> RecordingSender:
 
 
 @pytest.fixture
+def audit_log() -> RecordingAuditLog:
+    return RecordingAuditLog()
+
+
+@pytest.fixture
 def hashing() -> Iterator[CountingHashing]:
     hashing = CountingHashing(FAST_ARGON2)
     yield hashing
@@ -235,12 +241,15 @@ def world(
     sender: RecordingSender,
     clock: Clock,
     hashing: CountingHashing,
+    audit_log: RecordingAuditLog,
 ) -> World:
     hasher = ChallengeHasher(SECRET_KEY)
     settings = OtpSettings(code_ttl=CODE_TTL, token_ttl=TOKEN_TTL, max_attempts=MAX_ATTEMPTS)
     # The fakes are used through the ports' types, so the type checker holds them to the ports.
     ported_store: Store = store
     ported_sender: Sender = sender
+    ported_audit_log: AuditLog = audit_log
+    auditor = Auditor(log=ported_audit_log, clock=clock)
     web_app = store.add_application(confidential_app(WEB_CLIENT_ID, WEB_CLIENT_SECRET))
     other_app = store.add_application(confidential_app(OTHER_CLIENT_ID, OTHER_CLIENT_SECRET))
     store.add_application(confidential_app(M2M_CLIENT_ID, M2M_CLIENT_SECRET, AppType.M2M))
@@ -258,7 +267,12 @@ def world(
         hasher=hasher,
         hashing=hashing,
         send_otp=SendOtp(
-            store=ported_store, sender=ported_sender, hasher=hasher, settings=settings, clock=clock
+            store=ported_store,
+            sender=ported_sender,
+            hasher=hasher,
+            settings=settings,
+            clock=clock,
+            auditor=auditor,
         ),
         reset_password=ResetPassword(
             store=ported_store,
@@ -269,6 +283,7 @@ def world(
             settings=settings,
             history_depth=HISTORY_DEPTH,
             clock=clock,
+            auditor=auditor,
         ),
         web_app=web_app,
         other_app=other_app,

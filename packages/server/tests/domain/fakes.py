@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from ciam_server.domain.models import (
     Application,
+    AuditEvent,
     Challenge,
     Channel,
     NewChallenge,
@@ -286,3 +287,14 @@ class CountingHashing(PasswordHashing):
         else:
             self.hash_calls += 1
         return await super()._run(function, *args)
+
+
+class RecordingAuditLog:
+    """The ``AuditLog`` protocol over a list."""
+
+    def __init__(self) -> None:
+        self.events: list[AuditEvent] = []
+
+    async def record_audit_event(self, event: AuditEvent) -> None:
+        await asyncio.sleep(0)
+        self.events.append(event)

@@ -19,7 +19,9 @@ from ciam_server.api.errors import error_response
 from ciam_server.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from ciam_server.api.idempotency import Idempotency
 from ciam_server.api.openapi import OTP_SEND_ERRORS, RESET_ERRORS, error_responses
+from ciam_server.api.request_id import request_id_of
 from ciam_server.delivery.templates import pick_locale
+from ciam_server.domain.audit import RequestContext
 from ciam_server.domain.clients import authenticate_client
 from ciam_server.domain.ports import Store
 from ciam_server.domain.reset_password import ResetPassword
@@ -77,6 +79,16 @@ class Locales:
         return pick_locale(accept_language, self.default)
 
 
+def request_context(
+    request: Request[Any, Any, Any], locales: Locales, accept_language: str | None
+) -> RequestContext:
+    return RequestContext(
+        locale=locales.pick(accept_language),
+        request_id=request_id_of(request.scope),
+        client_ip=None if request.client is None else request.client.host,
+    )
+
+
 @post(
     "/otp/send",
     status_code=200,
@@ -104,7 +116,9 @@ async def send_otp(
     application = await authenticate_client(store, credentials)
 
     async def call() -> Response[bytes]:
-        sent = await send_otp_flow(application, data, locale=locales.pick(accept_language))
+        sent = await send_otp_flow(
+            application, data, request_context(request, locales, accept_language)
+        )
         return Response(
             content=msgspec.json.encode(sent), status_code=200, media_type=JSON_MEDIA_TYPE
         )
@@ -143,7 +157,9 @@ async def reset_user_password(
     application = await authenticate_client(store, credentials)
 
     async def call() -> Response[bytes]:
-        await reset_password_flow(application, data, locale=locales.pick(accept_language))
+        await reset_password_flow(
+            application, data, request_context(request, locales, accept_language)
+        )
         return Response(content=b"", status_code=200, media_type=JSON_MEDIA_TYPE)
 
     return await idempotency.run(

@@ -136,3 +136,29 @@ class ClaimOutcome(StrEnum):
 class IdempotencyClaim:
     outcome: ClaimOutcome
     response: StoredResponse | None = None
+
+
+class AuditAction(StrEnum):
+    CODE_SENT = "code_sent"
+    SEND_REFUSED = "send_refused"
+    RESET_SUCCEEDED = "reset_succeeded"
+    RESET_REFUSED = "reset_refused"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditEvent:
+    """Something that happened to an account or an address, for operators to look back on.
+
+    Never holds a secret: no password, code, token or client secret.
+    """
+
+    at: datetime
+    action: AuditAction
+    client_id: str | None
+    channel: Channel | None
+    identifier: str | None
+    """The normalized address, when the request got far enough to have one."""
+    reason: str | None = None
+    """The error code of a refusal."""
+    request_id: str | None = None
+    client_ip: str | None = None

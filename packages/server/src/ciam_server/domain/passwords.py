@@ -50,6 +50,8 @@ class PasswordHashing:
         self.pool_size = pool_size or os.cpu_count() or 1
         self.queue_limit = queue_limit
         self._pending = 0  # calls submitted and not finished: running plus waiting
+        self.operations = 0
+        """argon2 calls finished since start."""
         self._hasher = argon2.PasswordHasher(
             time_cost=parameters.time_cost,
             memory_cost=parameters.memory_cost_kib,
@@ -73,6 +75,7 @@ class PasswordHashing:
             return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
         finally:
             self._pending -= 1
+            self.operations += 1
 
     async def hash(self, password: str) -> str:
         """A new argon2id PHC string for ``password``."""

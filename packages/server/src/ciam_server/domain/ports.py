@@ -8,6 +8,7 @@ from typing import Protocol, runtime_checkable
 
 from ciam_server.domain.models import (
     Application,
+    AuditEvent,
     Challenge,
     Channel,
     IdempotencyClaim,
@@ -83,6 +84,13 @@ class Store(Protocol):
         set the user's password hash, add it to the history (keeping the newest
         ``history_depth`` entries), bump the credential version. False, and nothing changed,
         when the challenge was already consumed or retired."""
+
+
+@runtime_checkable
+class AuditLog(Protocol):
+    """Where audit events are kept."""
+
+    async def record_audit_event(self, event: AuditEvent) -> None: ...
 
 
 @runtime_checkable

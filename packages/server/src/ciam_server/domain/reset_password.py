@@ -16,10 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from ciam_server.domain.audit import Auditor, RequestContext, Trail
 from ciam_server.domain.challenges import BAD_CODE, BAD_TOKEN, FIELD, rate_limited
 from ciam_server.domain.errors import FlowError
 from ciam_server.domain.identifiers import normalize
-from ciam_server.domain.models import Application, Challenge, Channel
+from ciam_server.domain.models import Application, AuditAction, Challenge, Channel
 from ciam_server.domain.otp import ChallengeHasher
 from ciam_server.domain.passwords import HashingBusyError, PasswordHashing
 from ciam_server.domain.policy import PasswordPolicy
@@ -29,7 +30,7 @@ from ciam_server.domain.ports import (
     Sender,
     Store,
 )
-from ciam_server.domain.send_otp import OtpSettings
+from ciam_server.domain.send_otp import NO_CONTEXT, OtpSettings
 from ciam_shared import ErrorCode, ResetUserPasswordRequest, Usage
 
 logger = logging.getLogger(__name__)
@@ -103,11 +104,42 @@ class ResetPassword:
     settings: OtpSettings
     history_depth: int
     clock: Callable[[], datetime]
+    auditor: Auditor
 
     async def __call__(
-        self, application: Application, request: ResetUserPasswordRequest, *, locale: str = "en"
+        self,
+        application: Application,
+        request: ResetUserPasswordRequest,
+        context: RequestContext = NO_CONTEXT,
+    ) -> None:
+        trail = Trail()
+        try:
+            await self._reset(application, request, context, trail)
+        except FlowError as exc:
+            await self.auditor.record(
+                AuditAction.RESET_REFUSED,
+                client_id=application.client_id,
+                trail=trail,
+                context=context,
+                reason=exc.code.value,
+            )
+            raise
+        await self.auditor.record(
+            AuditAction.RESET_SUCCEEDED,
+            client_id=application.client_id,
+            trail=trail,
+            context=context,
+        )
+
+    async def _reset(
+        self,
+        application: Application,
+        request: ResetUserPasswordRequest,
+        context: RequestContext,
+        trail: Trail,
     ) -> None:
         attempt = parse_reset_request(request)
+        trail.channel, trail.identifier = attempt.channel, attempt.identifier
         now = self.clock()
         challenge = await self._live_challenge(application, attempt, now)
         await self._check_failures(attempt, now)
@@ -147,7 +179,7 @@ class ResetPassword:
         )
         if not changed:  # another request consumed the token meanwhile
             raise FlowError(BAD_TOKEN[attempt.channel], "The token has already been used.")
-        await self._notify(attempt, now, locale)
+        await self._notify(attempt, now, context.locale)
 
     async def _live_challenge(
         self, application: Application, attempt: ResetAttempt, now: datetime

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from ciam_server.domain.audit import Auditor, RequestContext, Trail
 from ciam_server.domain.challenges import FIELD, rate_limited
 from ciam_server.domain.errors import FlowError
 from ciam_server.domain.identifiers import normalize
 from ciam_server.domain.models import (
     Application,
+    AuditAction,
     Channel,
     NewChallenge,
     Refusal,
@@ -37,6 +39,7 @@ from ciam_shared import ErrorCode, OtpSendRequest, OtpSendResponse, Usage
 
 SUPPORTED_USAGES = frozenset({Usage.RESET_PASSWORD.value})
 RETRY_AFTER_DELIVERY_FAILURE = 30  # seconds
+NO_CONTEXT = RequestContext()
 
 _QUOTA_EXHAUSTED = {
     Channel.EMAIL: ErrorCode.INSUFFICIENT_EMAIL_QUOTA,
@@ -112,9 +115,37 @@ class SendOtp:
     hasher: ChallengeHasher
     settings: OtpSettings
     clock: Callable[[], datetime]
+    auditor: Auditor
 
     async def __call__(
-        self, application: Application, request: OtpSendRequest, *, locale: str = "en"
+        self,
+        application: Application,
+        request: OtpSendRequest,
+        context: RequestContext = NO_CONTEXT,
+    ) -> OtpSendResponse:
+        trail = Trail()
+        try:
+            sent = await self._send(application, request, context, trail)
+        except FlowError as exc:
+            await self.auditor.record(
+                AuditAction.SEND_REFUSED,
+                client_id=application.client_id,
+                trail=trail,
+                context=context,
+                reason=exc.code.value,
+            )
+            raise
+        await self.auditor.record(
+            AuditAction.CODE_SENT, client_id=application.client_id, trail=trail, context=context
+        )
+        return sent
+
+    async def _send(
+        self,
+        application: Application,
+        request: OtpSendRequest,
+        context: RequestContext,
+        trail: Trail,
     ) -> OtpSendResponse:
         if not application.app_type.is_confidential and not application.allow_otp_send:
             raise FlowError(
@@ -129,7 +160,8 @@ class SendOtp:
         channel, raw = choose_channel(request.email, request.phone_number)
         if not raw:
             raise FlowError(ErrorCode.INVALID_REQUEST, f"{FIELD[channel]} must not be empty.")
-        identifier = normalize(channel, raw)
+        trail.channel = channel
+        identifier = trail.identifier = normalize(channel, raw)
         has_account = True
         if self.settings.unknown_account_delivery is not UnknownAccountDelivery.CODE:
             has_account = await self.store.find_user(channel, identifier) is not None
@@ -160,7 +192,7 @@ class SendOtp:
                 identifier=identifier,
                 usage=request.usage,
                 code=code,
-                locale=locale,
+                locale=context.locale,
                 has_account=has_account,
             )
         except DeliveryFailedError:

@@ -1,0 +1,82 @@
+"""Every send and reset leaves an audit event, with no secret in it."""
+
+from __future__ import annotations
+
+import pytest
+
+from ciam_server.domain.audit import RequestContext
+from ciam_server.domain.models import AuditAction, Channel
+from ciam_shared import ErrorCode
+
+from .conftest import (
+    ADDRESS,
+    NEW_PASSWORD,
+    WEB_CLIENT_ID,
+    Issued,
+    World,
+    refusal,
+    send_request,
+    wrong,
+)
+from .fakes import RecordingAuditLog
+
+CONTEXT = RequestContext(locale="zh", request_id="req-1", client_ip="192.0.2.7")
+
+
+async def test_a_sent_code_and_a_reset_are_audited(
+    world: World, audit_log: RecordingAuditLog, channel: Channel
+) -> None:
+    response = await world.send_otp(world.web_app, send_request(channel, ADDRESS[channel]), CONTEXT)
+    code = world.sender.codes[-1].code
+    assert world.sender.codes[-1].locale == "zh"
+    await world.reset(channel, Issued(token=response.otp_token, code=code))
+
+    sent, reset = audit_log.events
+    assert sent.action is AuditAction.CODE_SENT
+    assert (sent.client_id, sent.channel, sent.identifier) == (
+        WEB_CLIENT_ID,
+        channel,
+        ADDRESS[channel],
+    )
+    assert (sent.request_id, sent.client_ip) == ("req-1", "192.0.2.7")
+    assert reset.action is AuditAction.RESET_SUCCEEDED
+    assert reset.identifier == ADDRESS[channel]
+    for event in audit_log.events:
+        assert code not in repr(event)
+        assert response.otp_token not in repr(event)
+        assert NEW_PASSWORD not in repr(event)
+
+
+async def test_a_refused_reset_is_audited_with_its_reason(
+    world: World, audit_log: RecordingAuditLog, channel: Channel
+) -> None:
+    issued = await world.send(channel)
+
+    await refusal(world.reset(channel, issued, code=wrong(issued.code)))
+
+    refused = audit_log.events[-1]
+    assert refused.action is AuditAction.RESET_REFUSED
+    assert refused.reason in {ErrorCode.BAD_EMAIL_OTP, ErrorCode.BAD_PHONE_NUMBER_OTP}
+    assert refused.identifier == ADDRESS[channel]
+
+
+async def test_a_refused_send_is_audited_even_before_the_address_is_known(
+    world: World, audit_log: RecordingAuditLog
+) -> None:
+    await refusal(world.send_otp(world.web_app, send_request(Channel.EMAIL, "not an address")))
+
+    (refused,) = audit_log.events
+    assert refused.action is AuditAction.SEND_REFUSED
+    assert refused.reason == ErrorCode.MALFORMED_EMAIL
+    assert (refused.channel, refused.identifier) == (Channel.EMAIL, None)
+
+
+async def test_a_failing_audit_table_does_not_fail_the_flow(
+    world: World, audit_log: RecordingAuditLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(event: object) -> None:
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(audit_log, "record_audit_event", broken)
+
+    await world.send(Channel.EMAIL)  # answered all the same
