@@ -1,0 +1,229 @@
+"""The example backend (examples/reset_backend) in process, calling the real reference server.
+
+The backend runs in this test's event loop through Litestar's ``AsyncTestClient``; its SDK calls
+go over a socket to the server process of the ``server`` fixture, as the confidential ``web_app``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import logging
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+import pytest
+from httpx import Response
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from .conftest import DEFAULT_PASSWORD, NEW_PASSWORD, App, Server, User, _free_port, wrong_code
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "reset_backend" / "app.py"
+
+
+def _load_example() -> ModuleType:
+    """The example is a script directory, not an installed package: load its app.py by path."""
+    spec = importlib.util.spec_from_file_location("reset_backend_app", EXAMPLE)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+if TYPE_CHECKING:
+    from examples.reset_backend import app as example
+else:
+    example = _load_example()
+
+# The example's subject is the SDK and the HTTP contract, not the store.
+pytestmark = pytest.mark.sqlite_only
+
+Backend = AsyncTestClient[Litestar]
+
+
+def _settings(server: Server, app: App) -> example.Settings:
+    assert app.client_secret is not None
+    return example.Settings(
+        base_url=server.base_url, client_id=app.client_id, client_secret=app.client_secret
+    )
+
+
+@pytest.fixture
+async def backend(server: Server, web_app: App) -> AsyncIterator[Backend]:
+    async with AsyncTestClient(app=example.create_app(_settings(server, web_app))) as client:
+        yield client
+
+
+def assert_problem(response: Response, status: int, error: str) -> str:
+    """The backend's error shape: ``{"error", "message"}``; return the message."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error", "message"}, body
+    assert body["error"] == error, body
+    message = body["message"]
+    assert isinstance(message, str)
+    assert message
+    return message
+
+
+async def forgot(backend: Backend, email: str) -> str:
+    response = await backend.post("/forgot-password", json={"email": email})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"reset_id", "expires_in"}, body
+    assert body["expires_in"] == 600
+    reset_id = body["reset_id"]
+    assert isinstance(reset_id, str)
+    return reset_id
+
+
+async def reset(backend: Backend, reset_id: str, code: str, new_password: str) -> Response:
+    return await backend.post(
+        "/reset-password",
+        json={"reset_id": reset_id, "code": code, "new_password": new_password},
+    )
+
+
+async def test_a_password_is_reset(server: Server, backend: Backend, new_user: User) -> None:
+    reset_id = await forgot(backend, new_user.email)
+
+    response = await reset(backend, reset_id, server.last_code(new_user.email), NEW_PASSWORD)
+
+    assert response.status_code == 204, response.text
+    assert server.password_matches(new_user, NEW_PASSWORD)
+    assert not server.password_matches(new_user, DEFAULT_PASSWORD)
+    # The reset is over: its id is forgotten.
+    again = await reset(backend, reset_id, server.last_code(new_user.email), "Another-pass-91")
+    assert_problem(again, 400, "expired")
+
+
+async def test_a_wrong_code_is_refused_and_the_right_one_still_works(
+    server: Server, backend: Backend, new_user: User
+) -> None:
+    reset_id = await forgot(backend, new_user.email)
+    code = server.last_code(new_user.email)
+
+    message = assert_problem(
+        await reset(backend, reset_id, wrong_code(code), NEW_PASSWORD), 400, "wrong_code"
+    )
+
+    assert "wrong" in message
+    assert server.password_matches(new_user, DEFAULT_PASSWORD)
+    assert (await reset(backend, reset_id, code, NEW_PASSWORD)).status_code == 204
+    assert server.password_matches(new_user, NEW_PASSWORD)
+
+
+async def test_a_weak_password_is_refused_and_the_same_code_takes_a_better_one(
+    server: Server, backend: Backend, new_user: User
+) -> None:
+    reset_id = await forgot(backend, new_user.email)
+    code = server.last_code(new_user.email)
+
+    message = assert_problem(await reset(backend, reset_id, code, "password"), 400, "weak_password")
+
+    assert message == "Choose another password. The password is too common."
+    assert server.password_matches(new_user, DEFAULT_PASSWORD)
+    assert (await reset(backend, reset_id, code, NEW_PASSWORD)).status_code == 204
+    assert server.password_matches(new_user, NEW_PASSWORD)
+
+
+async def test_the_current_password_is_refused(
+    server: Server, backend: Backend, new_user: User
+) -> None:
+    reset_id = await forgot(backend, new_user.email)
+
+    response = await reset(backend, reset_id, server.last_code(new_user.email), DEFAULT_PASSWORD)
+
+    assert "recently" in assert_problem(response, 400, "weak_password")
+
+
+async def test_an_unknown_reset_id_is_expired(backend: Backend) -> None:
+    response = await reset(backend, "no-such-reset", "123456", NEW_PASSWORD)
+
+    assert_problem(response, 400, "expired")
+
+
+async def test_a_malformed_email_is_refused(backend: Backend) -> None:
+    response = await backend.post("/forgot-password", json={"email": "not an address"})
+
+    assert_problem(response, 400, "invalid_email")
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"email": ""}, {"email": 7}, {"reset_id": "x", "code": "1"}], ids=str
+)
+async def test_a_malformed_body_is_refused(backend: Backend, body: dict[str, object]) -> None:
+    path = "/reset-password" if "reset_id" in body else "/forgot-password"
+    response = await backend.post(path, json=body)
+
+    assert_problem(response, 400, "invalid_input")
+
+
+async def test_a_frozen_account_is_locked(server: Server, backend: Backend, new_user: User) -> None:
+    reset_id = await forgot(backend, new_user.email)
+    server.cli("users", "freeze", "--email", new_user.email)
+
+    response = await reset(backend, reset_id, server.last_code(new_user.email), NEW_PASSWORD)
+
+    assert "contact support" in assert_problem(response, 403, "account_locked")
+
+
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+async def test_wrong_credentials_are_our_fault_not_the_users(
+    server: Server, web_app: App, new_user: User
+) -> None:
+    settings = dataclasses.replace(_settings(server, web_app), client_secret="not-the-secret")
+    records = Records()
+    logger = logging.getLogger("reset_backend")  # the app's own: Litestar reconfigures the root
+    logger.addHandler(records)
+    try:
+        async with AsyncTestClient(app=example.create_app(settings)) as backend:
+            response = await backend.post("/forgot-password", json={"email": new_user.email})
+    finally:
+        logger.removeHandler(records)
+
+    assert_problem(response, 500, "internal_error")
+    [line] = records.lines
+    assert line.startswith("password reset service call failed: InvalidClientError(status_code=401")
+    assert "not-the-secret" not in line
+
+
+async def test_an_unreachable_service_is_unavailable(server: Server, web_app: App) -> None:
+    settings = dataclasses.replace(
+        _settings(server, web_app), base_url=f"http://127.0.0.1:{_free_port()}", max_retries=0
+    )
+    async with AsyncTestClient(app=example.create_app(settings)) as backend:
+        response = await backend.post("/forgot-password", json={"email": "a@example.com"})
+
+    assert_problem(response, 503, "unavailable")
+
+
+def test_pending_resets_expire_and_are_bounded() -> None:
+    now = [0.0]
+    pending = example.PendingResets(max_entries=2, clock=lambda: now[0])
+    first = pending.add(email="a@example.com", otp_token="t1", lifetime=10)
+    second = pending.add(email="b@example.com", otp_token="t2", lifetime=100)
+
+    third = pending.add(email="c@example.com", otp_token="t3", lifetime=100)  # the oldest goes
+
+    assert pending.get(first) is None
+    assert pending.get(second) is not None
+    assert pending.get(third) is not None
+    assert "t2" not in repr(pending.get(second))
+    now[0] = 100.0
+    assert pending.get(second) is None
+    assert len({first, second, third}) == 3
