@@ -30,6 +30,7 @@ from ciam_server.api.metrics import (
     metrics_handler,
 )
 from ciam_server.api.request_id import echo_request_id, request_id_of
+from ciam_server.api.reset_page import reset_page_router
 from ciam_server.api.routes import (
     Locales,
     UnsupportedMediaTypeError,
@@ -224,6 +225,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             healthz,
             readyz_handler(engine),
             metrics_handler(metrics),
+            reset_page_router,
         ],
         dependencies={
             name: Provide(_constant(value), use_cache=True, sync_to_thread=False)
