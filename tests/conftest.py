@@ -4,6 +4,13 @@ The server runs as ``python -m ciam_server serve`` in a child process. Applicati
 made with the same ``ciam-server`` commands an operator types, run in this process (the CLI's
 startup cost, mostly imports, would otherwise dominate the run time) against the server's
 database.
+
+The server fixtures run on each database engine in :data:`ENGINES`: every test using them runs
+once per engine, with the engine in its id (``test_x[sqlite]``, ``test_x[postgresql]``). SQLite is
+a file in the server's temporary directory; PostgreSQL a fresh database per server (see
+:mod:`tests.postgres`: skipped when PostgreSQL is unreachable, failed under ``CI=true``). Tests
+marked ``sqlite_only``, and the browser tests under ``e2e/``, whose subject is not the store, run
+on SQLite alone.
 """
 
 from __future__ import annotations
@@ -16,9 +23,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -29,6 +36,8 @@ from click.testing import CliRunner
 
 from ciam_client import APIStatusError, CiamClient
 from ciam_server.cli import main as ciam_server_cli
+
+from .postgres import fresh_database
 
 SECRET_KEY = "cross-package-tests-secret-key-0123456789"
 # Cheap argon2 parameters: the tests exercise the flow, not the cost.
@@ -41,6 +50,9 @@ DEFAULT_PASSWORD = "Kettle-sunrise-73"
 NEW_PASSWORD = "Lantern-harbour-58"
 
 E = TypeVar("E", bound=APIStatusError)
+
+ENGINES = ("sqlite", "postgresql")
+BROWSER_TESTS = Path(__file__).parent / "e2e"
 
 # Mainland-China mobile numbers +86 138 xxxx xxxx, unique within a test session.
 _phone_suffixes = itertools.count(uuid.uuid4().int % 10**8)
@@ -202,7 +214,7 @@ def api_error(cls: type[E], *, status: int, code: str) -> Iterator[pytest.Except
     assert error.request_id == error.response.headers["X-Request-ID"]
 
 
-def _start(tmp: Path, **settings: str) -> Iterator[Server]:
+def _start(tmp: Path, **settings: str) -> Generator[Server, None, None]:
     port = _free_port()
     env = {
         **os.environ,
@@ -245,17 +257,65 @@ def _start(tmp: Path, **settings: str) -> Iterator[Server]:
         log.close()
 
 
+def _database_url(engine: str, tmp: Path) -> AbstractContextManager[str]:
+    """A database of ``engine`` for one server: a file under ``tmp``, or a fresh PostgreSQL
+    database, dropped on exit."""
+    if engine == "sqlite":
+        return nullcontext(f"sqlite+aiosqlite:///{tmp / 'ciam.db'}")
+    assert engine == "postgresql", engine
+    return fresh_database()
+
+
+def start_on(engine: str, tmp: Path, **settings: str) -> Generator[Server, None, None]:
+    """:func:`_start` on a database of its own of ``engine`` (one of :data:`ENGINES`)."""
+    with _database_url(engine, tmp) as url:
+        yield from _start(tmp, CIAM_DATABASE_URL=url, **settings)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite_only: run on the SQLite server only, not once per database engine"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each test that uses a server fixture once per engine (at session scope, so that
+    pytest groups the tests by engine and runs one engine's servers at a time)."""
+    if "database_engine" not in metafunc.fixturenames:
+        return
+    definition = metafunc.definition
+    sqlite_only = (
+        definition.get_closest_marker("sqlite_only") is not None
+        or BROWSER_TESTS in definition.path.parents
+    )
+    metafunc.parametrize(
+        "database_engine", ENGINES[:1] if sqlite_only else ENGINES, indirect=True, scope="session"
+    )
+
+
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def database_engine(request: pytest.FixtureRequest) -> str:
+    """The engine the server fixtures run on, one of :data:`ENGINES`."""
+    engine: str = request.param
+    return engine
+
+
+@pytest.fixture(scope="session")
+def server(database_engine: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The server most tests share: default lifetimes and limits."""
-    yield from _start(tmp_path_factory.mktemp("server"))
+    yield from start_on(database_engine, tmp_path_factory.mktemp(f"server-{database_engine}"))
 
 
 @pytest.fixture(scope="session")
-def short_lived_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def short_lived_server(
+    database_engine: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     """A server whose codes live 1 s and tokens 3 s, to reach the expiry errors."""
-    yield from _start(
-        tmp_path_factory.mktemp("short"), CIAM_OTP_CODE_TTL="1", CIAM_OTP_TOKEN_TTL="3"
+    yield from start_on(
+        database_engine,
+        tmp_path_factory.mktemp(f"short-{database_engine}"),
+        CIAM_OTP_CODE_TTL="1",
+        CIAM_OTP_TOKEN_TTL="3",
     )
 
 
