@@ -28,8 +28,9 @@ blocks follow this policy:
   would not end or would change the machine (see :data:`UNRUNNABLE`) fails the test: add it to
   :data:`NOT_RUN` with its reason, or write the sample otherwise.
 - Blocks in any other language (``text``, ``json``, ``ini``, ``nginx``, ...) are not samples and
-  are not run. A fence without a language fails, as do ``pycon`` blocks, so that no sample goes
-  unrun by accident.
+  are not run. A fence without a language fails, as do ``pycon`` blocks and ``text`` blocks with
+  a line that starts like a command (see :data:`COMMAND_STARTS`), so that no sample goes unrun by
+  accident.
 
 ``docs/sdk.md`` also holds the table of exception classes, which must list every error code of
 the registry with its class and status.
@@ -72,12 +73,16 @@ REFUSED = {
     "": "name the block's language: python, sh or console to run it, text for anything else",
     "pycon": "write a python block: interactive sessions are not run",
 }
+COMMAND_STARTS = ("$ ", "ciam-server ", "curl ", "python ", "python3 ", "pip ", "uv ", "uvicorn ")
+"""A ``text`` block with a line starting so holds a command: it belongs in an ``sh`` block."""
 
 NOT_RUN = {
     "python3 dev.py serve": "starts the dev server, which runs until stopped; these tests start "
     "the same server (python -m ciam_server serve) and make its demo data",
     "python3 dev.py tests": "runs this test suite",
     "ciam-server serve --host 0.0.0.0 --port 8000": "starts the server, which runs until stopped",
+    "ciam-server serve --host 0.0.0.0 --port 8000 --workers 4": "starts the server, which runs "
+    "until stopped",
     "pip install ./packages/shared ./packages/client": "installs into the reader's environment; "
     "test_the_sdk_needs_only_httpx_and_msgspec checks what it installs",
     "uvicorn --app-dir examples/reset_backend --factory app:create_app --port 8080": "starts the "
@@ -420,6 +425,14 @@ def test_shell_sample(block: Block, docs: DocsServer) -> None:
 def test_every_fence_names_its_language() -> None:
     refused = [
         f"{block.where}: {REFUSED[block.language]}" for block in BLOCKS if block.language in REFUSED
+    ]
+    refused += [
+        f"{block.where}: `{line.strip()}` is a command: put it in an sh block (and in NOT_RUN, "
+        "with the reason, if it must not run)"
+        for block in BLOCKS
+        if block.language == "text"
+        for line in block.text.splitlines()
+        if line.lstrip().startswith(COMMAND_STARTS)
     ]
     assert not refused, "\n".join(refused)
 
