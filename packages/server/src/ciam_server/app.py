@@ -153,7 +153,7 @@ def readyz_handler(engine: AsyncEngine) -> HTTPRouteHandler:
     return readyz
 
 
-def bind_request_id(request: Request[Any, Any, Any]) -> None:
+async def bind_request_id(request: Request[Any, Any, Any]) -> None:
     """A ``before_request`` hook: log records made while serving carry the request's id."""
     REQUEST_ID.set(request_id_of(request.scope))
 
@@ -261,6 +261,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
         ),
         debug=False,
+        logging_config=None,  # logging is ours (logs.py): JSON lines with the request id
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
@@ -129,6 +130,9 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
     if demo:
         asyncio.run(_seed_demo(settings, host, port))
     trusted_proxies = settings.trusted_proxies.strip()
+    # uvicorn re-raises SIGTERM on itself once its graceful shutdown is done, so the process
+    # would end "killed by a signal"; a clean stop asked for is a clean exit.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         "ciam_server.app:create_served_app",
         factory=True,
@@ -277,7 +281,7 @@ async def apps_list() -> None:
 @_run
 async def apps_set_quota(client_id: str, channel: str, daily: int | None, unlimited: bool) -> None:
     """Limit the codes an application may send on a channel in any 24 hours."""
-    if (daily is None) == unlimited:
+    if (daily is None) != unlimited:
         raise click.UsageError("give exactly one of --daily N and --unlimited")
     found = await _with_store(
         _settings(),
