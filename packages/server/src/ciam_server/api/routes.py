@@ -9,16 +9,25 @@ import msgspec
 from litestar import Request, Response, Router, post
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
 from litestar.handlers import BaseRouteHandler
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import ResponseSpec
-from litestar.params import HeaderParameter, JSONBody
+from litestar.params import Body, HeaderParameter
 
 from ciam_server.api.auth import client_credentials
 from ciam_server.api.errors import error_response
 from ciam_server.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from ciam_server.api.idempotency import Idempotency
-from ciam_server.api.openapi import OTP_SEND_ERRORS, RESET_ERRORS, error_responses
+from ciam_server.api.openapi import (
+    IDEMPOTENCY_KEY_SCHEMA,
+    OTP_SEND_BODY_RULES,
+    OTP_SEND_ERRORS,
+    RESET_BODY_RULES,
+    RESET_ERRORS,
+    DocumentedOperation,
+    error_responses,
+)
 from ciam_server.api.request_id import request_id_of
 from ciam_server.delivery.templates import pick_locale
 from ciam_server.domain.audit import RequestContext
@@ -61,6 +70,7 @@ IdempotencyKeyHeader = HeaderParameter(
     required=False,
     description="Any unique value (a UUID) per logical request: a repeat with the same key and "
     "body gets the first answer and changes nothing.",
+    schema_extra=IDEMPOTENCY_KEY_SCHEMA,
 )
 AcceptLanguageHeader = HeaderParameter(
     name="Accept-Language",
@@ -99,11 +109,15 @@ def request_context(
     },
     summary="Send a one-time code by email or SMS",
     operation_id="send_otp",
+    operation_class=DocumentedOperation,
 )
 async def send_otp(
     *,
     request: Request[Any, Any, Any],
-    data: JSONBody[OtpSendRequest],
+    data: Annotated[
+        OtpSendRequest,
+        Body(media_type=RequestEncodingType.JSON, schema_extra=OTP_SEND_BODY_RULES),
+    ],
     store: NamedDependency[Store],
     send_otp_flow: NamedDependency[SendOtp],
     idempotency: NamedDependency[Idempotency],
@@ -136,15 +150,21 @@ async def send_otp(
     "/reset_user_password",
     status_code=200,
     guards=[require_json_body],
-    responses=error_responses(RESET_ERRORS),
+    responses={
+        200: ResponseSpec(None, description="The password is reset; the body is empty."),
+        **error_responses(RESET_ERRORS),
+    },
     summary="Reset a user's password with a one-time code",
-    response_description="The password is reset; the body is empty.",
     operation_id="reset_user_password",
+    operation_class=DocumentedOperation,
 )
 async def reset_user_password(
     *,
     request: Request[Any, Any, Any],
-    data: JSONBody[ResetUserPasswordRequest],
+    data: Annotated[
+        ResetUserPasswordRequest,
+        Body(media_type=RequestEncodingType.JSON, schema_extra=RESET_BODY_RULES),
+    ],
     store: NamedDependency[Store],
     reset_password_flow: NamedDependency[ResetPassword],
     idempotency: NamedDependency[Idempotency],
