@@ -342,3 +342,55 @@ def ciam(server: Server, web_app: App) -> Iterator[CiamClient]:
     """The sync SDK as the confidential application."""
     with server.client(web_app) as client:
         yield client
+
+
+# Servers that keep the limits the shared server turns off. Each role is a few settings that do
+# not get in each other's way, so that the limit tests start few processes.
+SEND_INTERVAL = 30
+DAILY_LIMIT = 3
+FAILURE_LIMIT = 4
+FAILURE_WINDOW = 3600
+STRICT = {
+    "CIAM_OTP_SEND_INTERVAL": "0",
+    "CIAM_OTP_DAILY_LIMIT": str(DAILY_LIMIT),
+    "CIAM_OTP_IDENTIFIER_MAX_FAILURES": str(FAILURE_LIMIT),
+    "CIAM_OTP_FAILURE_WINDOW": str(FAILURE_WINDOW),
+}
+
+
+@pytest.fixture(scope="session")
+def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The default send limits: 30 s between two codes to an address, 50 a day; and logs at
+    DEBUG, for the search for secrets in them."""
+    yield from _start(
+        tmp_path_factory.mktemp("limited"),
+        CIAM_OTP_SEND_INTERVAL=str(SEND_INTERVAL),
+        CIAM_OTP_DAILY_LIMIT="50",
+        CIAM_LOG_LEVEL="DEBUG",
+    )
+
+
+@pytest.fixture(scope="session")
+def strict_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """3 codes a day per address (no interval), 4 wrong codes per address an hour, idempotency
+    keys that live 1 s, and a "no account here" notice instead of a code for unknown addresses."""
+    yield from _start(
+        tmp_path_factory.mktemp("strict"),
+        **STRICT,
+        CIAM_IDEMPOTENCY_TTL="1",
+        CIAM_UNKNOWN_ACCOUNT_DELIVERY="notice",
+    )
+
+
+@pytest.fixture(scope="session")
+def strict_twin(
+    strict_server: Server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """A second process on the strict server's database, with an outbox of its own, the same
+    limits, and nothing at all sent to unknown addresses."""
+    yield from _start(
+        tmp_path_factory.mktemp("twin"),
+        **STRICT,
+        CIAM_DATABASE_URL=strict_server.env["CIAM_DATABASE_URL"],
+        CIAM_UNKNOWN_ACCOUNT_DELIVERY="none",
+    )

@@ -5,9 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from ciam_client import AsyncCiamClient, BadEmailOtpError, BadEmailOtpTokenError
+from ciam_client import (
+    AsyncCiamClient,
+    BadEmailOtpError,
+    BadEmailOtpTokenError,
+    RecurrentPasswordError,
+)
 
 from .conftest import App, Server, User, api_error, wrong_code
+from .server_support import password_changes
 
 MAX_ATTEMPTS = 5
 
@@ -75,3 +81,47 @@ async def test_one_token_resets_once_however_many_race_for_it(
         isinstance(outcome, BadEmailOtpTokenError) for outcome in outcomes if outcome is not None
     )
     assert server.password_matches(new_user, winners[0])
+
+
+async def test_twenty_resets_racing_with_one_token_change_the_password_once(
+    server: Server, web_app: App, new_user: User
+) -> None:
+    """Twenty calls, each with its own idempotency key, the right code and its own password:
+    one wins, every other is told the token is used up (never that the code is wrong), and the
+    password history holds the winner's password alone."""
+    passwords = [f"Racing-lantern-{n:02d}" for n in range(20)]
+    async with _client(server, web_app) as ciam:
+        sent = await ciam.send_otp(email=new_user.email)
+        code = server.last_code(new_user.email)
+        outcomes = await asyncio.gather(
+            *(
+                ciam.reset_user_password(
+                    email=new_user.email, otp=code, otp_token=sent.otp_token, password=password
+                )
+                for password in passwords
+            ),
+            return_exceptions=True,
+        )
+
+        assert Counter(type(outcome) for outcome in outcomes) == {
+            type(None): 1,
+            BadEmailOtpTokenError: len(passwords) - 1,
+        }, outcomes
+        winner = passwords[outcomes.index(None)]
+        losers = [password for password in passwords if password != winner]
+        assert server.password_matches(new_user, winner)
+
+        # The history knows the winner's password, and none of the losers'.
+        again = await ciam.send_otp(email=new_user.email)
+        code = server.last_code(new_user.email)
+        with api_error(RecurrentPasswordError, status=400, code="recurrent_password"):
+            await ciam.reset_user_password(
+                email=new_user.email, otp=code, otp_token=again.otp_token, password=winner
+            )
+        await ciam.reset_user_password(
+            email=new_user.email, otp=code, otp_token=again.otp_token, password=losers[0]
+        )
+    assert server.password_matches(new_user, losers[0])
+    changed = [m for m in server.messages(new_user.email) if m["usage"] == "password_changed"]
+    assert len(changed) == 2
+    assert password_changes(server, new_user.email) == (2, 3)
