@@ -80,3 +80,9 @@ def test_the_description_never_repeats_the_secret() -> None:
         parse_basic_credentials(basic_of("web-app:top%FFsecret-value"))
     assert "top" not in str(raised.value)
     assert "secret-value" not in str(raised.value)
+
+
+def test_non_ascii_basic_credentials_are_invalid_client() -> None:
+    with pytest.raises(FlowError) as refused:
+        parse_basic_credentials("Basic dGVzdDp\u00f1")
+    assert refused.value.code is ErrorCode.INVALID_CLIENT

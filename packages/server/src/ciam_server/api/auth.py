@@ -8,7 +8,6 @@ a space and ``%XX`` as the byte it names.
 from __future__ import annotations
 
 import base64
-import binascii
 from urllib.parse import unquote_plus
 
 from ciam_server.domain.clients import ClientCredentials
@@ -24,7 +23,7 @@ def parse_basic_credentials(authorization: str) -> tuple[str, str]:
         raise FlowError(ErrorCode.INVALID_CLIENT, "The Authorization header must use Basic.")
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not ASCII, not base64 (binascii.Error), or not UTF-8 once decoded
         raise FlowError(
             ErrorCode.INVALID_CLIENT, "The Basic credentials are not valid base64 of UTF-8."
         ) from None
