@@ -39,8 +39,6 @@ from ciam_client import (
     TooManyRequestsError,
 )
 from ciam_server.cli import main as ciam_server_cli
-from ciam_server.domain.models import Channel
-from ciam_server.store import SqlStore, create_engine
 
 from .conftest import (
     NEW_PASSWORD,
@@ -53,7 +51,7 @@ from .conftest import (
     unique_phone_number,
     wrong_code,
 )
-from .postgres import fresh_database, run, unavailable
+from .postgres import fresh_database, unavailable
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 SEND_INTERVAL = 30
@@ -380,23 +378,6 @@ def test_the_daily_cap_holds_across_instances(capped_instances: list[Server], ap
     assert len(c.messages(email)) + len(d.messages(email)) == DAILY_LIMIT
 
 
-def set_daily_quota(instance: Server, app: App, channel: Channel, daily: int) -> None:
-    """The application's daily quota on ``channel``, written to the instances' database.
-
-    Through the store, not ``ciam-server apps set-quota --daily N``: that command refuses
-    ``--daily`` given alone (its check of "exactly one of --daily and --unlimited" is inverted).
-    """
-
-    async def set_quota() -> bool:
-        engine = create_engine(instance.env["CIAM_DATABASE_URL"])
-        try:
-            return await SqlStore(engine).set_application_quota(app.client_id, channel, daily)
-        finally:
-            await engine.dispose()
-
-    assert run(set_quota())
-
-
 async def test_sends_raced_through_both_instances_keep_the_daily_cap(
     capped_instances: list[Server], app: App
 ) -> None:
@@ -406,10 +387,20 @@ async def test_sends_raced_through_both_instances_keep_the_daily_cap(
     assert sum(len(instance.messages(email)) for instance in capped_instances) == DAILY_LIMIT
 
 
+def set_daily_quota(instance: Server, app: App, channel: str, daily: int) -> None:
+    """``ciam-server apps set-quota --daily N``, run against ``instance``'s database."""
+    args = ["--client-id", app.client_id, "--channel", channel, "--daily", str(daily)]
+    assert instance.cli_json("apps", "set-quota", *args) == {
+        "client_id": app.client_id,
+        "channel": channel,
+        "daily": daily,
+    }
+
+
 def test_an_application_quota_holds_across_instances(instances: list[Server]) -> None:
     a, b = instances
     quota_app = a.create_app("web")
-    set_daily_quota(b, quota_app, Channel.EMAIL, 2)
+    set_daily_quota(b, quota_app, "email", 2)
     with sdk(a, quota_app) as through_a, sdk(b, quota_app) as through_b:
         through_a.send_otp(email=unique_email("quota"))
         through_b.send_otp(email=unique_email("quota"))
@@ -426,7 +417,7 @@ async def test_sends_raced_through_both_instances_keep_an_application_quota(
     instances: list[Server],
 ) -> None:
     quota_app = instances[0].create_app("web")
-    set_daily_quota(instances[1], quota_app, Channel.EMAIL, 2)
+    set_daily_quota(instances[1], quota_app, "email", 2)
     addresses = [{"email": unique_email("quota-race")} for _ in range(6)]
     outcomes = await race_sends(instances, quota_app, addresses)
     assert outcomes == {"sent": 2, "InsufficientEmailQuotaError": 4}
