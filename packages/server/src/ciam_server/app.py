@@ -12,17 +12,19 @@ from typing import Any, TypeVar
 from litestar import Litestar, Request, Response, Router, get
 from litestar.di import Provide
 from litestar.handlers import HTTPRouteHandler
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
-from litestar.stores.base import Store
-from litestar.stores.memory import MemoryStore
-from litestar.stores.redis import RedisStore
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ciam_server.api.errors import EXCEPTION_HANDLERS, error_response, not_found_in_json
 from ciam_server.api.idempotency import Idempotency
+from ciam_server.api.ip_limit import (
+    IpRateLimitMiddleware,
+    MemoryCounter,
+    RedisCounter,
+    WindowCounter,
+)
 from ciam_server.api.metrics import (
     MeteredSender,
     Metrics,
@@ -105,27 +107,13 @@ def _sender(settings: Settings) -> OutboxSender | ChannelSender:
     return ChannelSender(email=email, sms=sms)
 
 
-RATE_LIMIT_STORE = "ip_rate_limit"
-
-
 def _constant(value: T) -> Callable[[], T]:
     return lambda: value
 
 
-def _ip_rate_limit(settings: Settings) -> RateLimitConfig | None:
-    """Requests per minute per client address on the API endpoints; None when switched off.
-
-    The address is the peer's, or the one a trusted proxy forwarded (see ``serve``)."""
-    if not settings.ip_rate_limit:
-        return None
-    return RateLimitConfig(rate_limit=("minute", settings.ip_rate_limit), store=RATE_LIMIT_STORE)
-
-
-def _rate_limit_store(settings: Settings) -> Store:
-    """Redis when several instances must share the counts, else this process's memory."""
-    if settings.redis_url is None:
-        return MemoryStore()
-    return RedisStore.with_client(url=settings.redis_url, namespace="ciam-rate-limit")
+def _ip_counter(settings: Settings) -> WindowCounter:
+    """Redis when several instances or workers must share the counts, else this process's."""
+    return MemoryCounter() if settings.redis_url is None else RedisCounter(settings.redis_url)
 
 
 @get("/healthz", include_in_schema=False, sync_to_thread=False)
@@ -182,6 +170,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         queue_limit=settings.argon2_queue_limit,
     )
     metrics = Metrics(hashing)
+    ip_counter = _ip_counter(settings)
     sender = MeteredSender(delivery, metrics)
     auditor = Auditor(log=store, clock=utc_now)
     send_otp_flow = SendOtp(
@@ -216,12 +205,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
             # Runs once the server has stopped taking requests and finished those in hand.
             if isinstance(delivery, ChannelSender):
                 await delivery.aclose()
+            await ip_counter.aclose()
             hashing.close()
             await engine.dispose()
 
     return Litestar(
         route_handlers=[
-            api_router(_ip_rate_limit(settings)),
+            api_router(
+                IpRateLimitMiddleware(settings.ip_rate_limit, ip_counter)
+                if settings.ip_rate_limit
+                else None
+            ),
             healthz,
             readyz_handler(engine),
             metrics_handler(metrics),
@@ -237,7 +231,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "locales": locales,
             }.items()
         },
-        stores={RATE_LIMIT_STORE: _rate_limit_store(settings)},
         exception_handlers={
             **EXCEPTION_HANDLERS,
             UnsupportedMediaTypeError: unsupported_media_type,

@@ -121,6 +121,12 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
             "--workers needs CIAM_SECRET_KEY: every worker must check the codes the others sent.",
             exit_code=2,
         )
+    if workers > 1 and settings.ip_rate_limit and settings.redis_url is None:
+        _fail(
+            "--workers with CIAM_IP_RATE_LIMIT needs CIAM_REDIS_URL: each worker would count "
+            "on its own and let through workers times the limit.",
+            exit_code=2,
+        )
     if demo and settings.mode is not Mode.DEV:
         _fail("--demo is for dev mode only", exit_code=2)
     if settings.mode is Mode.DEV:

@@ -11,7 +11,6 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.handlers import BaseRouteHandler
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import ResponseSpec
 from litestar.params import Body, HeaderParameter
 
@@ -19,6 +18,7 @@ from ciam_server.api.auth import client_credentials
 from ciam_server.api.errors import error_response
 from ciam_server.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from ciam_server.api.idempotency import Idempotency
+from ciam_server.api.ip_limit import IpRateLimitMiddleware
 from ciam_server.api.openapi import (
     IDEMPOTENCY_KEY_SCHEMA,
     OTP_SEND_BODY_RULES,
@@ -191,10 +191,10 @@ async def reset_user_password(
     )
 
 
-def api_router(ip_rate_limit: RateLimitConfig | None) -> Router:
-    """The two endpoints, limited per client address when ``ip_rate_limit`` is given."""
+def api_router(ip_limit: IpRateLimitMiddleware | None) -> Router:
+    """The two endpoints, limited per client address when ``ip_limit`` is given."""
     return Router(
         path="/",
         route_handlers=[send_otp, reset_user_password],
-        middleware=[] if ip_rate_limit is None else [ip_rate_limit.middleware],
+        middleware=[] if ip_limit is None else [ip_limit],
     )
