@@ -359,3 +359,11 @@ async def test_migrations_run_from_a_url_in_the_config(blank_url: str) -> None:
     await asyncio.to_thread(command.upgrade, config, "head")
 
     assert not await pending_migrations(blank_url)
+
+
+async def test_instances_starting_together_migrate_one_after_the_other(blank_url: str) -> None:
+    # Several servers started at once each bring the schema up to date; on PostgreSQL,
+    # unserialized, two of them would create the same tables and one would crash.
+    await asyncio.gather(*(upgrade(blank_url) for _ in range(4)))
+
+    assert not await pending_migrations(blank_url)

@@ -9,13 +9,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 """How long an SQLite connection waits for another one's write transaction to end."""
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
+_MIGRATION_LOCK = 0x4349_414D_4442  # "CIAMDB": the advisory lock held while migrating
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -64,6 +65,11 @@ async def upgrade(url: str) -> None:
     engine = create_engine(url)
     try:
         async with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Instances starting together migrate one after the other, not over each other.
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+                )
             await connection.run_sync(_upgrade_to_head)
     finally:
         await engine.dispose()
