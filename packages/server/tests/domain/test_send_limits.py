@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import timedelta
 
@@ -115,6 +116,7 @@ async def test_what_an_address_without_an_account_receives_is_a_setting(
 
     unknown = await send(world.web_app, send_request(channel, NO_ACCOUNT[channel]))
     known = await send(world.web_app, send_request(channel, ADDRESS[channel]))
+    await asyncio.sleep(0.01)  # with "none", delivery runs after the answer
 
     assert [m.to for m in world.sender.codes] == [NO_ACCOUNT[channel]] * codes + [ADDRESS[channel]]
     assert [n.to for n in world.sender.no_account_notices] == [NO_ACCOUNT[channel]] * notices
@@ -131,3 +133,16 @@ async def test_a_refused_send_stores_nothing(world: World, channel: Channel) -> 
 
     assert len(world.store.challenges) == 1
     assert all(c.retired_at is None for c in world.store.challenges.values())
+
+
+async def test_with_nothing_for_unknown_addresses_a_failed_delivery_retires_the_challenge(
+    world: World, channel: Channel
+) -> None:
+    send = with_settings(world, unknown_account_delivery=UnknownAccountDelivery.NONE)
+    world.sender.fail_codes = True
+
+    await send(world.web_app, send_request(channel, ADDRESS[channel]))  # answered at once
+    await asyncio.sleep(0.01)
+
+    (stored,) = world.store.challenges.values()
+    assert stored.retired_at is not None

@@ -9,10 +9,13 @@ nothing instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from ciam_server.domain.audit import Auditor, RequestContext, Trail
 from ciam_server.domain.challenges import FIELD, rate_limited
@@ -39,6 +42,7 @@ from ciam_shared import ErrorCode, OtpSendRequest, OtpSendResponse, Usage
 
 SUPPORTED_USAGES = frozenset({Usage.RESET_PASSWORD.value})
 RETRY_AFTER_DELIVERY_FAILURE = 30  # seconds
+logger = logging.getLogger(__name__)
 NO_CONTEXT = RequestContext()
 
 _QUOTA_EXHAUSTED = {
@@ -60,7 +64,8 @@ class UnknownAccountDelivery(StrEnum):
 
     CODE = "code"  # a code, like any address: the reset then answers user_not_found
     NOTICE = "notice"  # a message saying there is no account for this address
-    NONE = "none"  # nothing
+    NONE = "none"  # nothing; then every address is answered before delivery, so a failed
+    # delivery is logged and its challenge retired instead of being answered 503
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,6 +121,7 @@ class SendOtp:
     settings: OtpSettings
     clock: Callable[[], datetime]
     auditor: Auditor
+    _background: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
 
     async def __call__(
         self,
@@ -186,25 +192,43 @@ class SendOtp:
         )
         if isinstance(stored, Refusal):
             raise refused(channel, stored)
-        try:
-            await self._deliver(
-                channel=channel,
-                identifier=identifier,
-                usage=request.usage,
-                code=code,
-                locale=context.locale,
-                has_account=has_account,
-            )
-        except DeliveryFailedError:
-            await self.store.retire_challenge(stored)  # a code nobody received stays unusable
-            raise FlowError(
-                ErrorCode.TEMPORARILY_UNAVAILABLE,
-                "The code could not be sent; try again later.",
-                retry_after=RETRY_AFTER_DELIVERY_FAILURE,
-            ) from None
+        delivery = self._deliver(
+            channel=channel,
+            identifier=identifier,
+            usage=request.usage,
+            code=code,
+            locale=context.locale,
+            has_account=has_account,
+        )
+        if self.settings.unknown_account_delivery is UnknownAccountDelivery.NONE:
+            # Nothing goes to an unknown address, so waiting for delivery to the others would
+            # tell them apart by the time of the answer: every address is answered at once.
+            self._in_background(self._deliver_or_retire(delivery, stored))
+        else:
+            try:
+                await delivery
+            except DeliveryFailedError:
+                await self.store.retire_challenge(stored)  # a code nobody got stays unusable
+                raise FlowError(
+                    ErrorCode.TEMPORARILY_UNAVAILABLE,
+                    "The code could not be sent; try again later.",
+                    retry_after=RETRY_AFTER_DELIVERY_FAILURE,
+                ) from None
         return OtpSendResponse(
             otp_token=token, expires_in=int(self.settings.token_ttl.total_seconds())
         )
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)  # held, so the task is not collected before it ends
+        task.add_done_callback(self._background.discard)
+
+    async def _deliver_or_retire(self, delivery: Awaitable[None], challenge_id: int) -> None:
+        try:
+            await delivery
+        except DeliveryFailedError:
+            logger.warning("a code could not be delivered; its challenge is retired")
+            await self.store.retire_challenge(challenge_id)
 
     async def _deliver(
         self,
