@@ -80,6 +80,9 @@ NOT_RUN = {
     "python3 dev.py serve": "starts the dev server, which runs until stopped; these tests start "
     "the same server (python -m ciam_server serve) and make its demo data",
     "python3 dev.py tests": "runs this test suite",
+    "python3 dev.py bench": "runs the benchmark: minutes of full load, and it installs wrk with "
+    "apt-get when missing",
+    "nox -s bench -- --quick": "runs the benchmark, as above",
     "ciam-server serve --host 0.0.0.0 --port 8000": "starts the server, which runs until stopped",
     "ciam-server serve --host 0.0.0.0 --port 8000 --workers 4": "starts the server, which runs "
     "until stopped",
