@@ -28,6 +28,7 @@ from ciam_client import (
     BadEmailOtpError,
     CiamClient,
     EmailRateLimitExceededError,
+    IdempotencyKeyInUseError,
     InvalidClientError,
     OtpSendResponse,
     ServerError,
@@ -489,6 +490,13 @@ def _status_error(status: int, code: str, **headers: str) -> APIStatusError:
         (_status_error(429, "too_many_requests"), True),
         (_status_error(503, "temporarily_unavailable"), True),
         (_status_error(503, "server_error"), True),
+        (
+            IdempotencyKeyInUseError(
+                httpx.Response(409), code="idempotency_key_in_use", description=None
+            ),
+            True,
+        ),
+        (_status_error(422, "idempotency_key_reused"), False),
         (_status_error(500, "server_error"), False),
         (_status_error(502, "server_error"), False),
         (_status_error(400, "bad_email_otp"), False),

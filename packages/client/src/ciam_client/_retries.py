@@ -2,13 +2,20 @@
 
 Pure functions that both clients share; only the sleeping and the sending differ between them.
 A call is retried after a transport failure (:class:`APIConnectionError`, which includes
-:class:`APITimeoutError`), a ``429`` or a ``503``; every other error is final. Sending again is
+:class:`APITimeoutError`), a ``429``, a ``503`` or a ``409 idempotency_key_in_use`` (an earlier
+attempt of the same call is still running: the retry gets its answer); every other error is
+final. Sending again is
 safe because every attempt of a call carries the same ``Idempotency-Key``.
 """
 
 from __future__ import annotations
 
-from ciam_client._exceptions import APIConnectionError, APIError, APIStatusError
+from ciam_client._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    IdempotencyKeyInUseError,
+)
 
 RETRYABLE_STATUSES = frozenset({429, 503})
 """Statuses that say "not now" rather than "not this": too many requests, unavailable."""
@@ -28,7 +35,7 @@ JITTER = 0.25
 
 def should_retry(error: APIError) -> bool:
     """Whether ``error`` may go away when the same call is sent again."""
-    if isinstance(error, APIConnectionError):
+    if isinstance(error, APIConnectionError | IdempotencyKeyInUseError):
         return True
     return isinstance(error, APIStatusError) and error.status_code in RETRYABLE_STATUSES
 

@@ -13,6 +13,7 @@ from functools import wraps
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from ciam_server.config import PENDING_MIGRATIONS, ConfigurationError, Mode, Settings
 from ciam_server.domain.clients import hash_client_secret, new_client_secret
@@ -61,6 +62,11 @@ def _run(command: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
             _fail(exc.description or exc.code.value)
         except AlreadyExistsError as exc:
             _fail(str(exc))
+        except SQLAlchemyError as exc:  # its text may quote SQL and values: name it only
+            _fail(
+                f"the database cannot be used ({type(exc).__name__}); is CIAM_DATABASE_URL "
+                "right, and has `ciam-server db upgrade` run?"
+            )
 
     return wrapper
 

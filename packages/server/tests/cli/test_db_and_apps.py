@@ -107,3 +107,11 @@ def test_apps_list_of_none_is_an_empty_list(invoke: Invoke, upgraded: Path) -> N
     result = invoke("apps", "list")
     assert output_json(result) == []
     assert json.loads(result.stdout) == []
+
+
+def test_a_database_never_upgraded_is_a_json_error_not_a_traceback(invoke: Invoke) -> None:
+    result = invoke("apps", "list")
+
+    assert result.exit_code == 1
+    assert "db upgrade" in json.loads(result.stderr)["error"]
+    assert "Traceback" not in result.output
