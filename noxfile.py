@@ -5,6 +5,9 @@ Every session installs the workspace from ``uv.lock`` (``uv sync --locked``), ne
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import nox
 
 nox.needs_version = ">=2025.2.9"
@@ -51,3 +54,17 @@ def serve(session: nox.Session) -> None:
     """The quick start: a dev server on SQLite with the dev outbox and a demo app and user."""
     _sync(session)
     session.run("ciam-server", "serve", "--demo", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The performance benchmark: the real server under wrk and load processes; prints a table
+    and writes bench/results.json (see docs/performance.md). Needs wrk (Debian package ``wrk``),
+    which is installed with apt-get when missing and the session runs as root."""
+    _sync(session)
+    if shutil.which("wrk") is None:
+        if shutil.which("apt-get") is None or os.geteuid() != 0:
+            session.error("wrk is needed: install it (Debian: apt-get install wrk)")
+        session.run("apt-get", "update", "-qq", external=True)
+        session.run("apt-get", "install", "-y", "-qq", "wrk", external=True)
+    session.run("python", "-m", "bench.run", *session.posargs)

@@ -1,0 +1,1 @@
+"""The performance benchmark of the reference server; see docs/performance.md."""
