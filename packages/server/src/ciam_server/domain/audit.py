@@ -7,14 +7,17 @@ survives either one being lost. Events hold no secret.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
+from ciam_server.domain.errors import FlowError
 from ciam_server.domain.models import AuditAction, AuditEvent, Channel
 from ciam_server.domain.ports import AuditLog
 
 logger = logging.getLogger("ciam_server.audit")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +41,27 @@ class Trail:
 class Auditor:
     log: AuditLog
     clock: Callable[[], datetime]
+
+    async def audited(
+        self,
+        work: Awaitable[T],
+        *,
+        succeeded: AuditAction,
+        refused: AuditAction,
+        client_id: str,
+        trail: Trail,
+        context: RequestContext,
+    ) -> T:
+        """``await work``, recording ``succeeded``, or ``refused`` with the error's code."""
+        try:
+            result = await work
+        except FlowError as exc:
+            await self.record(
+                refused, client_id=client_id, trail=trail, context=context, reason=exc.code.value
+            )
+            raise
+        await self.record(succeeded, client_id=client_id, trail=trail, context=context)
+        return result
 
     async def record(
         self,

@@ -113,19 +113,10 @@ class ResetPassword:
         context: RequestContext = NO_CONTEXT,
     ) -> None:
         trail = Trail()
-        try:
-            await self._reset(application, request, context, trail)
-        except FlowError as exc:
-            await self.auditor.record(
-                AuditAction.RESET_REFUSED,
-                client_id=application.client_id,
-                trail=trail,
-                context=context,
-                reason=exc.code.value,
-            )
-            raise
-        await self.auditor.record(
-            AuditAction.RESET_SUCCEEDED,
+        await self.auditor.audited(
+            self._reset(application, request, context, trail),
+            succeeded=AuditAction.RESET_SUCCEEDED,
+            refused=AuditAction.RESET_REFUSED,
             client_id=application.client_id,
             trail=trail,
             context=context,

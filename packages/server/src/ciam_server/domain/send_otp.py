@@ -130,21 +130,14 @@ class SendOtp:
         context: RequestContext = NO_CONTEXT,
     ) -> OtpSendResponse:
         trail = Trail()
-        try:
-            sent = await self._send(application, request, context, trail)
-        except FlowError as exc:
-            await self.auditor.record(
-                AuditAction.SEND_REFUSED,
-                client_id=application.client_id,
-                trail=trail,
-                context=context,
-                reason=exc.code.value,
-            )
-            raise
-        await self.auditor.record(
-            AuditAction.CODE_SENT, client_id=application.client_id, trail=trail, context=context
+        return await self.auditor.audited(
+            self._send(application, request, context, trail),
+            succeeded=AuditAction.CODE_SENT,
+            refused=AuditAction.SEND_REFUSED,
+            client_id=application.client_id,
+            trail=trail,
+            context=context,
         )
-        return sent
 
     async def _send(
         self,
