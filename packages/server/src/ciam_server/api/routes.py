@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -32,6 +33,7 @@ from ciam_server.api.request_id import request_id_of
 from ciam_server.delivery.templates import pick_locale
 from ciam_server.domain.audit import RequestContext
 from ciam_server.domain.clients import authenticate_client
+from ciam_server.domain.models import Application
 from ciam_server.domain.ports import Store
 from ciam_server.domain.reset_password import ResetPassword
 from ciam_server.domain.send_otp import SendOtp
@@ -99,6 +101,30 @@ def request_context(
     )
 
 
+async def _authenticated_once(
+    *,
+    request: Request[Any, Any, Any],
+    data: OtpSendRequest | ResetUserPasswordRequest,
+    store: Store,
+    idempotency: Idempotency,
+    authorization: str | None,
+    idempotency_key: str | None,
+    endpoint: str,
+    call: Callable[[Application], Awaitable[Response[bytes]]],
+) -> Response[bytes]:
+    """What both endpoints do around their flow: authenticate the client (header or body),
+    then run the call once per Idempotency-Key."""
+    credentials = client_credentials(authorization, data.client_id, data.client_secret)
+    application = await authenticate_client(store, credentials)
+    return await idempotency.run(
+        key=idempotency_key,
+        client_id=application.client_id,
+        endpoint=endpoint,
+        body=await request.body(),
+        call=lambda: call(application),
+    )
+
+
 @post(
     "/otp/send",
     status_code=200,
@@ -126,10 +152,7 @@ async def send_otp(
     idempotency_key: Annotated[str | None, IdempotencyKeyHeader] = None,
     accept_language: Annotated[str | None, AcceptLanguageHeader] = None,
 ) -> Response[bytes]:
-    credentials = client_credentials(authorization, data.client_id, data.client_secret)
-    application = await authenticate_client(store, credentials)
-
-    async def call() -> Response[bytes]:
+    async def send(application: Application) -> Response[bytes]:
         sent = await send_otp_flow(
             application, data, request_context(request, locales, accept_language)
         )
@@ -137,12 +160,15 @@ async def send_otp(
             content=msgspec.json.encode(sent), status_code=200, media_type=JSON_MEDIA_TYPE
         )
 
-    return await idempotency.run(
-        key=idempotency_key,
-        client_id=application.client_id,
+    return await _authenticated_once(
+        request=request,
+        data=data,
+        store=store,
+        idempotency=idempotency,
+        authorization=authorization,
+        idempotency_key=idempotency_key,
         endpoint="otp_send",
-        body=await request.body(),
-        call=call,
+        call=send,
     )
 
 
@@ -173,21 +199,21 @@ async def reset_user_password(
     idempotency_key: Annotated[str | None, IdempotencyKeyHeader] = None,
     accept_language: Annotated[str | None, AcceptLanguageHeader] = None,
 ) -> Response[bytes]:
-    credentials = client_credentials(authorization, data.client_id, data.client_secret)
-    application = await authenticate_client(store, credentials)
-
-    async def call() -> Response[bytes]:
+    async def reset(application: Application) -> Response[bytes]:
         await reset_password_flow(
             application, data, request_context(request, locales, accept_language)
         )
         return Response(content=b"", status_code=200, media_type=JSON_MEDIA_TYPE)
 
-    return await idempotency.run(
-        key=idempotency_key,
-        client_id=application.client_id,
+    return await _authenticated_once(
+        request=request,
+        data=data,
+        store=store,
+        idempotency=idempotency,
+        authorization=authorization,
+        idempotency_key=idempotency_key,
         endpoint="reset_user_password",
-        body=await request.body(),
-        call=call,
+        call=reset,
     )
 
 
