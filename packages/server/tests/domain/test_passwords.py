@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -186,3 +187,16 @@ async def test_matches_any_is_admitted_whole_or_not_at_all() -> None:
         assert hashing.waiting == 0
     finally:
         hashing.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="threads have their own niceness on Linux")
+async def test_argon2_threads_run_at_a_lower_priority_than_the_event_loop(
+    hashing: PasswordHashing,
+) -> None:
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    loop_niceness = niceness()
+    pool_niceness = await asyncio.get_running_loop().run_in_executor(hashing._pool, niceness)
+
+    assert pool_niceness == min(19, loop_niceness + 10)
