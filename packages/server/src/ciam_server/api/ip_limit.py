@@ -1,6 +1,7 @@
 """The per-address request limit on the API endpoints: ``CIAM_IP_RATE_LIMIT`` requests a minute.
 
-Counted in fixed one-minute windows, with one atomic increment per request: in this process's
+Counted in fixed one-minute windows (so a burst straddling two windows can reach twice the limit
+within a minute), with one atomic increment per request: in this process's
 memory by default, or in Redis (``CIAM_REDIS_URL``) so that every instance and worker shares the
 count. The address is the peer's, or the one a trusted proxy forwarded (see ``serve``).
 """
