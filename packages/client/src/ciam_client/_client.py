@@ -187,11 +187,11 @@ class CiamClient(_BaseClient):
     sent unchanged, with the same body, by each of its attempts; the server answers a repeated key
     with its stored answer, so a retried :meth:`send_otp` sends no second code and a retried
     :meth:`reset_user_password` changes nothing twice. A call that failed on the transport
-    (:class:`APIConnectionError`, :class:`APITimeoutError`) or was answered ``429`` or ``503`` is
-    sent again, up to ``max_retries`` times (``0`` never retries), after waiting the response's
-    ``Retry-After`` when it is more than 0 and at most 60 seconds, otherwise 0.5 s doubled per
-    retry up to 8 s, shortened by a random jitter of up to 25 %. Any other error is raised at
-    once; when the retries run out, the last error is raised.
+    (:class:`APIConnectionError`, :class:`APITimeoutError`) or was answered ``429``, ``503`` or
+    ``409 idempotency_key_in_use`` is sent again, up to ``max_retries`` times (``0`` never
+    retries), after waiting the response's ``Retry-After`` when it is more than 0 and at most 60
+    seconds, otherwise 0.5 s doubled per retry up to 8 s, shortened by a random jitter of up to
+    25 %. Any other error is raised at once; when the retries run out, the last error is raised.
     """
 
     def __init__(
@@ -294,8 +294,9 @@ class AsyncCiamClient(_BaseClient):
     """Asynchronous client of the password-reset API; see :class:`CiamClient`.
 
     It takes the same options and behaves the same way: one ``Idempotency-Key`` per method call,
-    reused by every attempt, and the same retries (connection errors, timeouts, ``429`` and ``503``;
-    ``Retry-After`` or jittered backoff), waiting with ``asyncio.sleep``.
+    reused by every attempt, and the same retries (connection errors, timeouts, ``429``, ``503``
+    and ``409 idempotency_key_in_use``; ``Retry-After`` or jittered backoff), waiting with
+    ``asyncio.sleep``.
     """
 
     def __init__(
