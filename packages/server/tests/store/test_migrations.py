@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -364,6 +365,11 @@ async def test_migrations_run_from_a_url_in_the_config(blank_url: str) -> None:
 async def test_instances_starting_together_migrate_one_after_the_other(blank_url: str) -> None:
     # Several servers started at once each bring the schema up to date; on PostgreSQL,
     # unserialized, two of them would create the same tables and one would crash.
+    if blank_url.startswith("sqlite"):
+        pytest.skip(
+            "several instances share PostgreSQL; SQLite serves one instance, whose workers "
+            "start after serve has upgraded the file"
+        )
     await asyncio.gather(*(upgrade(blank_url) for _ in range(4)))
 
     assert not await pending_migrations(blank_url)
