@@ -207,6 +207,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 await delivery.aclose()
             await ip_counter.aclose()
             hashing.close()
+            await store.close()
             await engine.dispose()
 
     return Litestar(

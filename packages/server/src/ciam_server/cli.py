@@ -73,9 +73,11 @@ def _run(command: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
 
 async def _with_store(settings: Settings, work: Callable[[SqlStore], Awaitable[T]]) -> T:
     engine = create_engine(settings.database_url)
+    store = SqlStore(engine)
     try:
-        return await work(SqlStore(engine))
+        return await work(store)
     finally:
+        await store.close()
         await engine.dispose()
 
 

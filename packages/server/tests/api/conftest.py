@@ -102,6 +102,7 @@ async def store(database_url: str) -> AsyncIterator[SqlStore]:
     try:
         yield store
     finally:
+        await store.close()
         await engine.dispose()
 
 

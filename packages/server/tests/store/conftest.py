@@ -96,8 +96,10 @@ async def engine(migrated_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-def store(engine: AsyncEngine) -> SqlStore:
-    return SqlStore(engine)
+async def store(engine: AsyncEngine) -> AsyncIterator[SqlStore]:
+    store = SqlStore(engine)
+    yield store
+    await store.close()
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, Engine, event, make_url, text
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -24,11 +25,21 @@ def create_engine(url: str) -> AsyncEngine:
     ``postgresql+asyncpg://user@host/db``."""
     engine = create_async_engine(url)
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine.sync_engine)
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def create_sqlite_worker_engine(url: str) -> Engine:
+    """A synchronous engine (the standard library's ``sqlite3``) on the SQLite file that the
+    async ``url`` names, holding one connection: the one the store's worker thread uses."""
+    engine = create_sync_engine(
+        make_url(url).set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0
+    )
+    _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
     """WAL, enforced foreign keys, and write transactions that queue instead of failing.
 
     A deferred SQLite transaction that reads and then writes fails at once with "database is
@@ -39,7 +50,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     SQLite dialect documentation).
     """
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _connection_record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -48,7 +59,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 

@@ -5,9 +5,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -25,8 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ciam_server.domain.models import (
     Application,
@@ -44,6 +44,8 @@ from ciam_server.domain.models import (
     StoredResponse,
     User,
 )
+from ciam_server.store.database import create_sqlite_worker_engine
+from ciam_server.store.sqlite_worker import SqliteWorker
 from ciam_server.store.tables import (
     AUDIT_ACTION_LENGTH,
     AUDIT_CLIENT_IP_LENGTH,
@@ -55,6 +57,8 @@ from ciam_server.store.tables import (
     PasswordHistoryRow,
     UserRow,
 )
+
+T = TypeVar("T")
 
 DAY = timedelta(hours=24)
 """The window of the daily limit and of the applications' daily quotas."""
@@ -71,18 +75,42 @@ class AlreadyExistsError(Exception):
 
 
 class SqlStore:
-    """Every public method runs in a transaction of its own."""
+    """Every public method runs in a transaction of its own.
+
+    On SQLite the transactions run in the store's worker thread (see
+    :mod:`ciam_server.store.sqlite_worker`); on PostgreSQL they run concurrently on the async
+    engine's pool. Either way a method returns once its transaction has committed. Call
+    :meth:`close` when done with the store.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._postgresql = engine.dialect.name == "postgresql"
+        self._worker: SqliteWorker | None = None
+        if engine.dialect.name == "sqlite":
+            url = engine.url.render_as_string(hide_password=False)
+            self._worker = SqliteWorker(create_sqlite_worker_engine(url))
+
+    async def close(self) -> None:
+        """Finish the transactions under way and release the store's own connection."""
+        if self._worker is not None:
+            await self._worker.close()
+
+    async def _run(self, work: Callable[[Session], T]) -> T:
+        """``work(session)`` in a transaction of its own, committed when this returns."""
+        if self._worker is not None:
+            return await self._worker.run(work)
+        async with self._sessions.begin() as session:
+            return await session.run_sync(work)
 
     # Applications
 
     async def get_application(self, client_id: str) -> Application | None:
-        async with self._sessions.begin() as session:
-            row = await session.get(ApplicationRow, client_id)
-        return None if row is None else _application(row)
+        def work(session: Session) -> Application | None:
+            row = session.get(ApplicationRow, client_id)
+            return None if row is None else _application(row)
+
+        return await self._run(work)
 
     async def create_application(
         self,
@@ -100,17 +128,23 @@ class SqlStore:
             secret_hash=secret_hash,
             allow_otp_send=allow_otp_send,
         )
+
+        def work(session: Session) -> None:
+            session.add(row)
+            session.flush()
+
         try:
-            async with self._sessions.begin() as session:
-                session.add(row)
+            await self._run(work)
         except IntegrityError as error:
             raise AlreadyExistsError(f"application {client_id!r} already exists") from error
         return _application(row)
 
     async def list_applications(self) -> list[Application]:
-        async with self._sessions.begin() as session:
-            rows = await session.scalars(select(ApplicationRow).order_by(ApplicationRow.client_id))
+        def work(session: Session) -> list[Application]:
+            rows = session.scalars(select(ApplicationRow).order_by(ApplicationRow.client_id))
             return [_application(row) for row in rows]
+
+        return await self._run(work)
 
     async def set_application_secret(self, client_id: str, secret_hash: str) -> bool:
         """Replace the application's secret hash; False when there is no such application."""
@@ -119,8 +153,7 @@ class SqlStore:
             .where(ApplicationRow.client_id == client_id)
             .values(secret_hash=secret_hash)
         )
-        async with self._sessions.begin() as session:
-            return await _count(session, statement) == 1
+        return await self._run(lambda session: _count(session, statement) == 1)
 
     async def set_application_quota(
         self, client_id: str, channel: Channel, daily: int | None
@@ -135,8 +168,7 @@ class SqlStore:
             .where(ApplicationRow.client_id == client_id)
             .values({column: daily})
         )
-        async with self._sessions.begin() as session:
-            return await _count(session, statement) == 1
+        return await self._run(lambda session: _count(session, statement) == 1)
 
     # Users and password history
 
@@ -158,21 +190,29 @@ class SqlStore:
             created_at=now,
             updated_at=now,
         )
+
+        def work(session: Session) -> None:
+            session.add(row)
+            session.flush()
+            session.add(
+                PasswordHistoryRow(user_id=row.id, password_hash=password_hash, created_at=now)
+            )
+            session.flush()
+
         try:
-            async with self._sessions.begin() as session:
-                session.add(row)
-                await session.flush()
-                session.add(
-                    PasswordHistoryRow(user_id=row.id, password_hash=password_hash, created_at=now)
-                )
+            await self._run(work)
         except IntegrityError as error:
             raise AlreadyExistsError("a user with this email or phone number exists") from error
         return _user(row)
 
     async def find_user(self, channel: Channel, identifier: str) -> User | None:
-        async with self._sessions.begin() as session:
-            row = await session.scalar(select(UserRow).where(_user_key(channel) == identifier))
-        return None if row is None else _user(row)
+        statement = select(UserRow).where(_user_key(channel) == identifier)
+
+        def work(session: Session) -> User | None:
+            row = session.scalar(statement)
+            return None if row is None else _user(row)
+
+        return await self._run(work)
 
     async def set_user_frozen(self, channel: Channel, identifier: str, frozen: bool) -> bool:
         """Freeze or unfreeze a user; False when there is no such user."""
@@ -181,8 +221,7 @@ class SqlStore:
             .where(_user_key(channel) == identifier)
             .values(frozen=frozen, updated_at=datetime.now(UTC))
         )
-        async with self._sessions.begin() as session:
-            return await _count(session, statement) == 1
+        return await self._run(lambda session: _count(session, statement) == 1)
 
     async def recent_password_hashes(self, user_id: int, limit: int) -> list[str]:
         statement = (
@@ -191,8 +230,7 @@ class SqlStore:
             .order_by(PasswordHistoryRow.id.desc())
             .limit(limit)
         )
-        async with self._sessions.begin() as session:
-            return list(await session.scalars(statement))
+        return await self._run(lambda session: list(session.scalars(statement)))
 
     # Challenges
 
@@ -227,16 +265,19 @@ class SqlStore:
             code_expires_at=challenge.code_expires_at,
             token_expires_at=challenge.token_expires_at,
         )
-        async with self._sessions.begin() as session:
+
+        def work(session: Session) -> int | Refusal:
             if self._postgresql:
-                await _lock_send(session, challenge, quota=limits.app_daily_quota is not None)
-            refusal = await _check_limits(session, challenge, limits)
+                _lock_send(session, challenge, quota=limits.app_daily_quota is not None)
+            refusal = _check_limits(session, challenge, limits)
             if refusal is not None:
                 return refusal  # nothing was written
-            await session.execute(retire)
+            session.execute(retire)
             session.add(row)
-            await session.flush()
+            session.flush()
             return row.id
+
+        return await self._run(work)
 
     async def retire_challenge(self, challenge_id: int) -> None:
         """Retire the challenge now, unless it is already consumed or retired."""
@@ -245,8 +286,7 @@ class SqlStore:
             .where(OtpChallengeRow.id == challenge_id, *_live())
             .values(retired_at=datetime.now(UTC))
         )
-        async with self._sessions.begin() as session:
-            await session.execute(statement)
+        await self._run(lambda session: _count(session, statement))
 
     async def identifier_failures(
         self, channel: Channel, identifier: str, since: datetime
@@ -261,15 +301,21 @@ class SqlStore:
             OtpChallengeRow.created_at >= since,
             OtpChallengeRow.attempts > 0,
         )
-        async with self._sessions.begin() as session:
-            total, oldest = (await session.execute(statement)).one()
-        return int(total), oldest
+
+        def work(session: Session) -> tuple[int, datetime | None]:
+            total, oldest = session.execute(statement).one()
+            return int(total), oldest
+
+        return await self._run(work)
 
     async def find_challenge(self, token_hash: str) -> Challenge | None:
         statement = select(OtpChallengeRow).where(OtpChallengeRow.token_hash == token_hash)
-        async with self._sessions.begin() as session:
-            row = await session.scalar(statement)
-        return None if row is None else _challenge(row)
+
+        def work(session: Session) -> Challenge | None:
+            row = session.scalar(statement)
+            return None if row is None else _challenge(row)
+
+        return await self._run(work)
 
     async def reserve_attempt(self, challenge_id: int, max_attempts: int) -> bool:
         # One conditional UPDATE: concurrent checks cannot both take the last attempt.
@@ -282,8 +328,7 @@ class SqlStore:
             )
             .values(attempts=OtpChallengeRow.attempts + 1)
         )
-        async with self._sessions.begin() as session:
-            return await _count(session, statement) == 1
+        return await self._run(lambda session: _count(session, statement) == 1)
 
     async def release_attempt(self, challenge_id: int) -> None:
         statement = (
@@ -291,8 +336,7 @@ class SqlStore:
             .where(OtpChallengeRow.id == challenge_id, OtpChallengeRow.attempts > 0)
             .values(attempts=OtpChallengeRow.attempts - 1)
         )
-        async with self._sessions.begin() as session:
-            await session.execute(statement)
+        await self._run(lambda session: _count(session, statement))
 
     async def complete_reset(
         self,
@@ -328,18 +372,21 @@ class SqlStore:
         prune = delete(PasswordHistoryRow).where(
             PasswordHistoryRow.user_id == user_id, PasswordHistoryRow.id.not_in(kept)
         )
-        async with self._sessions.begin() as session:
+
+        def work(session: Session) -> bool:
             # The challenge goes first: whoever consumes it holds the only right to go on.
-            if await _count(session, consume) != 1:
+            if _count(session, consume) != 1:
                 return False  # nothing was written
-            if await _count(session, change_password) != 1:
+            if _count(session, change_password) != 1:
                 raise LookupError(f"no user with id {user_id}")  # rolls the transaction back
             session.add(
                 PasswordHistoryRow(user_id=user_id, password_hash=new_password_hash, created_at=now)
             )
-            await session.flush()
-            await session.execute(prune, execution_options={"synchronize_session": False})
-        return True
+            session.flush()
+            session.execute(prune, execution_options={"synchronize_session": False})
+            return True
+
+        return await self._run(work)
 
     # Audit events
 
@@ -361,8 +408,7 @@ class SqlStore:
             client_ip=event.client_ip,
         )
         _check_audit_row(row)
-        async with self._sessions.begin() as session:
-            session.add(row)
+        await self._run(lambda session: session.add(row))
 
     async def audit_events(
         self, *, limit: int = 100, identifier: str | None = None
@@ -377,8 +423,9 @@ class SqlStore:
         statement = statement.order_by(AuditEventRow.at.desc(), AuditEventRow.id.desc()).limit(
             limit
         )
-        async with self._sessions.begin() as session:
-            return [_audit_event(row) for row in await session.scalars(statement)]
+        return await self._run(
+            lambda session: [_audit_event(row) for row in session.scalars(statement)]
+        )
 
     # Idempotency keys
 
@@ -413,19 +460,24 @@ class SqlStore:
             "expires_at": expires_at,
         }
         by_key = (IdempotencyKeyRow.client_id == client_id, IdempotencyKeyRow.key == key)
-        async with self._sessions.begin() as session:
-            upsert = self._upsert_expired(
-                {"client_id": client_id, "key": key, **claim},
-                claim,
-                IdempotencyKeyRow.expires_at <= now,
-            )
-            claimed = await _count(session, upsert) == 1
+        upsert = self._upsert_expired(
+            {"client_id": client_id, "key": key, **claim},
+            claim,
+            IdempotencyKeyRow.expires_at <= now,
+        )
+
+        def work(session: Session) -> IdempotencyKeyRow | None:
+            claimed = _count(session, upsert) == 1
             # After the upsert, which holds the lock on this key's record on PostgreSQL, so
             # that purges of concurrent claims skip each other's records and never wait.
-            await self._purge_expired_idempotency_keys(session, now)
+            self._purge_expired_idempotency_keys(session, now)
             if claimed:
-                return IdempotencyClaim(outcome=ClaimOutcome.CLAIMED)
-            row = (await session.execute(select(IdempotencyKeyRow).where(*by_key))).scalar_one()
+                return None
+            return session.execute(select(IdempotencyKeyRow).where(*by_key)).scalar_one()
+
+        row = await self._run(work)
+        if row is None:
+            return IdempotencyClaim(outcome=ClaimOutcome.CLAIMED)
         if row.endpoint != endpoint or row.fingerprint != fingerprint:
             return IdempotencyClaim(outcome=ClaimOutcome.MISMATCH)
         if row.state != _DONE:
@@ -454,8 +506,7 @@ class SqlStore:
                 retry_after=response.retry_after,
             )
         )
-        async with self._sessions.begin() as session:
-            await session.execute(statement)
+        await self._run(lambda session: _count(session, statement))
 
     async def release_idempotency_key(self, *, client_id: str, key: str) -> None:
         """Delete the key's record while it is in progress; a completed one stays."""
@@ -464,8 +515,7 @@ class SqlStore:
             IdempotencyKeyRow.key == key,
             IdempotencyKeyRow.state == _IN_PROGRESS,
         )
-        async with self._sessions.begin() as session:
-            await session.execute(statement)
+        await self._run(lambda session: _count(session, statement))
 
     def _upsert_expired(
         self, values: dict[str, Any], replace: dict[str, Any], expired: ColumnElement[bool]
@@ -478,7 +528,7 @@ class SqlStore:
         lite = sqlite.insert(IdempotencyKeyRow).values(values)
         return lite.on_conflict_do_update(index_elements=keys, set_=replace, where=expired)
 
-    async def _purge_expired_idempotency_keys(self, session: AsyncSession, now: datetime) -> None:
+    def _purge_expired_idempotency_keys(self, session: Session, now: datetime) -> None:
         expired = (
             select(IdempotencyKeyRow.client_id, IdempotencyKeyRow.key)
             .where(IdempotencyKeyRow.expires_at <= now)
@@ -488,7 +538,7 @@ class SqlStore:
         if self._postgresql:
             # Rows other transactions hold (claims and purges under way) are left for later.
             expired = expired.with_for_update(skip_locked=True)
-        keys: Sequence[Any] = (await session.execute(expired)).all()
+        keys: Sequence[Any] = session.execute(expired).all()
         if not keys:
             return
         purge: Delete = delete(IdempotencyKeyRow).where(
@@ -496,10 +546,10 @@ class SqlStore:
                 [tuple(key) for key in keys]
             )
         )
-        await session.execute(purge, execution_options={"synchronize_session": False})
+        session.execute(purge, execution_options={"synchronize_session": False})
 
 
-async def _lock_send(session: AsyncSession, challenge: NewChallenge, *, quota: bool) -> None:
+def _lock_send(session: Session, challenge: NewChallenge, *, quota: bool) -> None:
     """Take PostgreSQL's transaction-scoped advisory locks that serialize the sends which
     count against the same limits: per channel and identifier and, when an application quota
     applies, per application and channel. They are taken in ascending order of their keys, so
@@ -510,7 +560,7 @@ async def _lock_send(session: AsyncSession, challenge: NewChallenge, *, quota: b
         names.append(f"ciam.send.application\0{channel}\0{challenge.client_id}")
     for key in sorted({advisory_lock_key(name) for name in names}):
         lock = select(func.pg_advisory_xact_lock(bindparam("key", key, type_=BigInteger)))
-        await session.execute(lock)
+        session.execute(lock)
 
 
 def advisory_lock_key(name: str) -> int:
@@ -520,9 +570,7 @@ def advisory_lock_key(name: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-async def _check_limits(
-    session: AsyncSession, challenge: NewChallenge, limits: SendLimits
-) -> Refusal | None:
+def _check_limits(session: Session, challenge: NewChallenge, limits: SendLimits) -> Refusal | None:
     """The first limit the challenge would exceed, in the order the contract gives, or None."""
     now = challenge.created_at
     address = _same_address(challenge.channel, challenge.identifier)
@@ -536,12 +584,12 @@ async def _check_limits(
             OtpChallengeRow.client_id == challenge.client_id,
             OtpChallengeRow.channel == challenge.channel.value,
         )
-        deciding = await _nth_newest(session, same_app, now - DAY, quota)
+        deciding = _nth_newest(session, same_app, now - DAY, quota)
         if deciding is not None:
             return _refusal(RefusalReason.APP_QUOTA, deciding + DAY - now)
 
     if limits.interval > timedelta(0):
-        newest = await session.scalar(
+        newest = session.scalar(
             select(func.max(OtpChallengeRow.created_at)).where(
                 *address, OtpChallengeRow.created_at > now - limits.interval
             )
@@ -550,13 +598,13 @@ async def _check_limits(
             return _refusal(RefusalReason.INTERVAL, newest + limits.interval - now)
 
     if limits.daily_limit > 0:
-        deciding = await _nth_newest(session, address, now - DAY, limits.daily_limit)
+        deciding = _nth_newest(session, address, now - DAY, limits.daily_limit)
         if deciding is not None:
             return _refusal(RefusalReason.DAILY_LIMIT, deciding + DAY - now)
 
     if limits.failure_limit > 0:
         window = limits.failure_window
-        failed = await session.execute(
+        failed = session.execute(
             select(OtpChallengeRow.created_at, OtpChallengeRow.attempts)
             .where(
                 *address, OtpChallengeRow.created_at > now - window, OtpChallengeRow.attempts > 0
@@ -576,8 +624,8 @@ async def _check_limits(
     return None
 
 
-async def _nth_newest(
-    session: AsyncSession, where: Sequence[ColumnElement[bool]], after: datetime, n: int
+def _nth_newest(
+    session: Session, where: Sequence[ColumnElement[bool]], after: datetime, n: int
 ) -> datetime | None:
     """The creation time of the ``n``-th newest challenge matching ``where`` created after
     ``after``: present exactly when there are ``n`` or more, and the one whose leaving the
@@ -589,7 +637,7 @@ async def _nth_newest(
         .offset(n - 1)
         .limit(1)
     )
-    return await session.scalar(statement)
+    return session.scalar(statement)
 
 
 def _refusal(reason: RefusalReason, wait: timedelta) -> Refusal:
@@ -606,9 +654,9 @@ def _same_address(channel: Channel, identifier: str) -> tuple[ColumnElement[bool
     return (OtpChallengeRow.channel == channel.value, OtpChallengeRow.identifier == identifier)
 
 
-async def _count(session: AsyncSession, statement: Update | Insert) -> int:
+def _count(session: Session, statement: Update | Insert | Delete) -> int:
     """Run an UPDATE (or an upsert) and return the number of rows it matched (or wrote)."""
-    result = cast("CursorResult[Any]", await session.execute(statement))
+    result = cast("CursorResult[Any]", session.execute(statement))
     return result.rowcount
 
 

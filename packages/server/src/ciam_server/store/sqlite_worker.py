@@ -1,0 +1,138 @@
+"""SQLite's units of work, run one after another on one connection in a thread of their own.
+
+SQLite writes one transaction at a time, and each commit waits for the disk. Run from the
+event loop through an async driver, every statement is a round trip to a driver thread, and
+concurrent transactions on several connections wait for the write lock in SQLite's busy
+handler: a few milliseconds of CPU and of waiting per transaction. Here a single thread owns a
+plain (synchronous) connection and takes every unit of work queued while the previous commit ran
+as one batch: one ``BEGIN IMMEDIATE``, each unit in a savepoint of its own (so a unit that fails
+takes back only its own writes), one ``COMMIT`` (group commit). A caller is answered only after
+the commit that holds its work, so nothing answered is lost on a crash.
+
+Other processes using the same file (``serve --workers``) still take turns through SQLite's
+write lock, waiting up to its busy timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+
+MAX_BATCH = 64
+"""Units of work committed together, at most."""
+
+
+class StoreClosedError(RuntimeError):
+    """Work was given to a worker that has been closed."""
+
+
+@dataclass(eq=False)
+class _Job(Generic[T]):
+    work: Callable[[Session], T]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[T]
+    value: T | None = None
+    error: BaseException | None = field(default=None, repr=False)
+
+
+def _settle(jobs: list[_Job[Any]]) -> None:
+    """Hand each job's outcome to its awaiting caller (on the caller's event loop)."""
+    for job in jobs:
+        if job.future.done():  # the caller gave up waiting (cancelled)
+            continue
+        if job.error is not None:
+            job.future.set_exception(job.error)
+        else:
+            job.future.set_result(job.value)
+
+
+class SqliteWorker:
+    """Runs ``work(session)`` callables on ``engine``'s one connection, in batches."""
+
+    def __init__(self, engine: Engine, *, max_batch: int = MAX_BATCH) -> None:
+        self._engine = engine
+        self._max_batch = max_batch
+        self._jobs: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._serve, name="ciam-sqlite", daemon=True)
+        self._thread.start()
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """``work(session)``'s result once the transaction that ran it has committed; its
+        exception if it raised (its writes taken back) or if the commit failed."""
+        if self._closed:
+            raise StoreClosedError("the store is closed")
+        loop = asyncio.get_running_loop()
+        job: _Job[T] = _Job(work=work, loop=loop, future=loop.create_future())
+        self._jobs.put(job)
+        return await job.future
+
+    async def close(self) -> None:
+        """Finish the work queued so far, then close the connection and the thread."""
+        if not self._closed:
+            self._closed = True
+            self._jobs.put(None)
+        await asyncio.to_thread(self._thread.join)
+        self._engine.dispose()
+
+    def _serve(self) -> None:
+        with self._engine.connect() as connection:
+            while True:
+                first = self._jobs.get()
+                if first is None:
+                    return
+                batch = [first]
+                stop = False
+                while len(batch) < self._max_batch:
+                    try:
+                        job = self._jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if job is None:
+                        stop = True
+                        break
+                    batch.append(job)
+                self._run_batch(connection, batch)
+                if stop:
+                    return
+
+    def _run_batch(self, connection: Connection, batch: list[_Job[Any]]) -> None:
+        try:
+            with connection.begin():
+                for job in batch:
+                    _run_in_savepoint(connection, job)
+        except Exception as error:  # the batch could not begin or commit: none of it is kept
+            for job in batch:
+                job.value, job.error = None, error
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Job[Any]]] = {}
+        for job in batch:
+            by_loop.setdefault(job.loop, []).append(job)
+        for loop, jobs in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, jobs)
+            except RuntimeError:  # that event loop is closed: nobody is waiting any more
+                continue
+
+
+def _run_in_savepoint(connection: Connection, job: _Job[Any]) -> None:
+    try:
+        with (
+            Session(
+                bind=connection,
+                join_transaction_mode="create_savepoint",
+                expire_on_commit=False,
+            ) as session,
+            session.begin(),
+        ):
+            job.value = job.work(session)
+    except Exception as error:
+        job.error = error
