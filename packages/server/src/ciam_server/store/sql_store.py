@@ -12,9 +12,12 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Connection,
     CursorResult,
     Delete,
+    Executable,
     Insert,
+    Row,
     Update,
     bindparam,
     delete,
@@ -46,6 +49,20 @@ from ciam_server.domain.models import (
 )
 from ciam_server.store.database import create_sqlite_worker_engine
 from ciam_server.store.sqlite_worker import SqliteWorker
+from ciam_server.store.statements import (
+    APPLICATION,
+    CHALLENGE_BY_TOKEN,
+    FAILED_FOR_ADDRESS,
+    FAILURES_SINCE,
+    INSERT_AUDIT_EVENT,
+    INSERT_CHALLENGE,
+    NEWEST_FOR_ADDRESS,
+    NTH_NEWEST_FOR_ADDRESS,
+    NTH_NEWEST_FOR_APPLICATION,
+    RELEASE_ATTEMPT,
+    RESERVE_ATTEMPT,
+    RETIRE_LIVE_CHALLENGES,
+)
 from ciam_server.store.tables import (
     AUDIT_ACTION_LENGTH,
     AUDIT_CLIENT_IP_LENGTH,
@@ -107,7 +124,7 @@ class SqlStore:
 
     async def get_application(self, client_id: str) -> Application | None:
         def work(session: Session) -> Application | None:
-            row = session.get(ApplicationRow, client_id)
+            row = session.connection().execute(APPLICATION, {"client_id": client_id}).first()
             return None if row is None else _application(row)
 
         return await self._run(work)
@@ -244,38 +261,40 @@ class SqlStore:
         applies, on the application and channel before counting: concurrent sends that could
         decide each other's limits queue, on every server instance alike.
         """
-        retire = (
-            update(OtpChallengeRow)
-            .where(
-                OtpChallengeRow.usage == challenge.usage,
-                OtpChallengeRow.channel == challenge.channel.value,
-                OtpChallengeRow.identifier == challenge.identifier,
-                *_live(),
-            )
-            .values(retired_at=challenge.created_at)
-        )
-        row = OtpChallengeRow(
-            client_id=challenge.client_id,
-            usage=challenge.usage,
-            channel=challenge.channel.value,
-            identifier=challenge.identifier,
-            token_hash=challenge.token_hash,
-            code_hash=challenge.code_hash,
-            created_at=challenge.created_at,
-            code_expires_at=challenge.code_expires_at,
-            token_expires_at=challenge.token_expires_at,
-        )
 
         def work(session: Session) -> int | Refusal:
+            connection = session.connection()
             if self._postgresql:
-                _lock_send(session, challenge, quota=limits.app_daily_quota is not None)
-            refusal = _check_limits(session, challenge, limits)
+                _lock_send(connection, challenge, quota=limits.app_daily_quota is not None)
+            refusal = _check_limits(connection, challenge, limits)
             if refusal is not None:
                 return refusal  # nothing was written
-            session.execute(retire)
-            session.add(row)
-            session.flush()
-            return row.id
+            connection.execute(
+                RETIRE_LIVE_CHALLENGES,
+                {
+                    "of_usage": challenge.usage,
+                    "of_channel": challenge.channel.value,
+                    "of_identifier": challenge.identifier,
+                    "now": challenge.created_at,
+                },
+            )
+            inserted = connection.execute(
+                INSERT_CHALLENGE,
+                {
+                    "client_id": challenge.client_id,
+                    "usage": challenge.usage,
+                    "channel": challenge.channel.value,
+                    "identifier": challenge.identifier,
+                    "token_hash": challenge.token_hash,
+                    "code_hash": challenge.code_hash,
+                    "created_at": challenge.created_at,
+                    "code_expires_at": challenge.code_expires_at,
+                    "token_expires_at": challenge.token_expires_at,
+                    "attempts": 0,
+                },
+            )
+            challenge_id: int = inserted.scalar_one()
+            return challenge_id
 
         return await self._run(work)
 
@@ -293,50 +312,32 @@ class SqlStore:
     ) -> tuple[int, datetime | None]:
         # Attempts are never negative, so leaving out the challenges without any changes
         # nothing in the sum, and the oldest of the rest is the oldest with attempts.
-        statement = select(
-            func.coalesce(func.sum(OtpChallengeRow.attempts), 0),
-            func.min(OtpChallengeRow.created_at),
-        ).where(
-            *_same_address(channel, identifier),
-            OtpChallengeRow.created_at >= since,
-            OtpChallengeRow.attempts > 0,
-        )
+        parameters = {"channel": channel.value, "identifier": identifier, "since": since}
 
         def work(session: Session) -> tuple[int, datetime | None]:
-            total, oldest = session.execute(statement).one()
+            total, oldest = session.connection().execute(FAILURES_SINCE, parameters).one()
             return int(total), oldest
 
         return await self._run(work)
 
     async def find_challenge(self, token_hash: str) -> Challenge | None:
-        statement = select(OtpChallengeRow).where(OtpChallengeRow.token_hash == token_hash)
-
         def work(session: Session) -> Challenge | None:
-            row = session.scalar(statement)
+            found = session.connection().execute(CHALLENGE_BY_TOKEN, {"token_hash": token_hash})
+            row = found.first()
             return None if row is None else _challenge(row)
 
         return await self._run(work)
 
     async def reserve_attempt(self, challenge_id: int, max_attempts: int) -> bool:
         # One conditional UPDATE: concurrent checks cannot both take the last attempt.
-        statement = (
-            update(OtpChallengeRow)
-            .where(
-                OtpChallengeRow.id == challenge_id,
-                OtpChallengeRow.attempts < max_attempts,
-                *_live(),
-            )
-            .values(attempts=OtpChallengeRow.attempts + 1)
+        parameters = {"challenge_id": challenge_id, "max_attempts": max_attempts}
+        return await self._run(
+            lambda session: _run_count(session, RESERVE_ATTEMPT, parameters) == 1
         )
-        return await self._run(lambda session: _count(session, statement) == 1)
 
     async def release_attempt(self, challenge_id: int) -> None:
-        statement = (
-            update(OtpChallengeRow)
-            .where(OtpChallengeRow.id == challenge_id, OtpChallengeRow.attempts > 0)
-            .values(attempts=OtpChallengeRow.attempts - 1)
-        )
-        await self._run(lambda session: _count(session, statement))
+        parameters = {"challenge_id": challenge_id}
+        await self._run(lambda session: _run_count(session, RELEASE_ATTEMPT, parameters))
 
     async def complete_reset(
         self,
@@ -397,18 +398,18 @@ class SqlStore:
         or ``client_ip`` longer than its column (32, 128 and 64 characters) or a value holding
         a NUL character; nothing is written then.
         """
-        row = AuditEventRow(
-            at=event.at,
-            action=event.action.value,
-            client_id=event.client_id,
-            channel=None if event.channel is None else event.channel.value,
-            identifier=event.identifier,
-            reason=event.reason,
-            request_id=event.request_id,
-            client_ip=event.client_ip,
-        )
+        row = {
+            "at": event.at,
+            "action": event.action.value,
+            "client_id": event.client_id,
+            "channel": None if event.channel is None else event.channel.value,
+            "identifier": event.identifier,
+            "reason": event.reason,
+            "request_id": event.request_id,
+            "client_ip": event.client_ip,
+        }
         _check_audit_row(row)
-        await self._run(lambda session: session.add(row))
+        await self._run(lambda session: _run_count(session, INSERT_AUDIT_EVENT, row))
 
     async def audit_events(
         self, *, limit: int = 100, identifier: str | None = None
@@ -549,7 +550,7 @@ class SqlStore:
         session.execute(purge, execution_options={"synchronize_session": False})
 
 
-def _lock_send(session: Session, challenge: NewChallenge, *, quota: bool) -> None:
+def _lock_send(connection: Connection, challenge: NewChallenge, *, quota: bool) -> None:
     """Take PostgreSQL's transaction-scoped advisory locks that serialize the sends which
     count against the same limits: per channel and identifier and, when an application quota
     applies, per application and channel. They are taken in ascending order of their keys, so
@@ -559,8 +560,10 @@ def _lock_send(session: Session, challenge: NewChallenge, *, quota: bool) -> Non
     if quota:
         names.append(f"ciam.send.application\0{channel}\0{challenge.client_id}")
     for key in sorted({advisory_lock_key(name) for name in names}):
-        lock = select(func.pg_advisory_xact_lock(bindparam("key", key, type_=BigInteger)))
-        session.execute(lock)
+        connection.execute(_ADVISORY_LOCK, {"key": key})
+
+
+_ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
 
 
 def advisory_lock_key(name: str) -> int:
@@ -570,48 +573,45 @@ def advisory_lock_key(name: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def _check_limits(session: Session, challenge: NewChallenge, limits: SendLimits) -> Refusal | None:
+def _check_limits(
+    connection: Connection, challenge: NewChallenge, limits: SendLimits
+) -> Refusal | None:
     """The first limit the challenge would exceed, in the order the contract gives, or None."""
     now = challenge.created_at
-    address = _same_address(challenge.channel, challenge.identifier)
+    address = {"channel": challenge.channel.value, "identifier": challenge.identifier}
 
     quota = limits.app_daily_quota
     if quota is not None:
         if quota <= 0:
             # No challenge's leaving makes room: retry when a whole window has passed.
             return Refusal(reason=RefusalReason.APP_QUOTA, retry_after=_seconds(DAY))
-        same_app = (
-            OtpChallengeRow.client_id == challenge.client_id,
-            OtpChallengeRow.channel == challenge.channel.value,
+        deciding = connection.scalar(
+            NTH_NEWEST_FOR_APPLICATION,
+            {
+                "client_id": challenge.client_id,
+                "channel": challenge.channel.value,
+                "after": now - DAY,
+                "skip": quota - 1,
+            },
         )
-        deciding = _nth_newest(session, same_app, now - DAY, quota)
         if deciding is not None:
             return _refusal(RefusalReason.APP_QUOTA, deciding + DAY - now)
 
     if limits.interval > timedelta(0):
-        newest = session.scalar(
-            select(func.max(OtpChallengeRow.created_at)).where(
-                *address, OtpChallengeRow.created_at > now - limits.interval
-            )
-        )
+        newest = connection.scalar(NEWEST_FOR_ADDRESS, {**address, "after": now - limits.interval})
         if newest is not None:
             return _refusal(RefusalReason.INTERVAL, newest + limits.interval - now)
 
     if limits.daily_limit > 0:
-        deciding = _nth_newest(session, address, now - DAY, limits.daily_limit)
+        deciding = connection.scalar(
+            NTH_NEWEST_FOR_ADDRESS, {**address, "after": now - DAY, "skip": limits.daily_limit - 1}
+        )
         if deciding is not None:
             return _refusal(RefusalReason.DAILY_LIMIT, deciding + DAY - now)
 
     if limits.failure_limit > 0:
         window = limits.failure_window
-        failed = session.execute(
-            select(OtpChallengeRow.created_at, OtpChallengeRow.attempts)
-            .where(
-                *address, OtpChallengeRow.created_at > now - window, OtpChallengeRow.attempts > 0
-            )
-            .order_by(OtpChallengeRow.created_at, OtpChallengeRow.id)
-        )
-        rows = failed.all()
+        rows = connection.execute(FAILED_FOR_ADDRESS, {**address, "after": now - window}).all()
         total = sum(attempts for _, attempts in rows)
         # The oldest challenges leave the window first; the one whose leaving brings the sum
         # below the limit decides.
@@ -624,22 +624,6 @@ def _check_limits(session: Session, challenge: NewChallenge, limits: SendLimits)
     return None
 
 
-def _nth_newest(
-    session: Session, where: Sequence[ColumnElement[bool]], after: datetime, n: int
-) -> datetime | None:
-    """The creation time of the ``n``-th newest challenge matching ``where`` created after
-    ``after``: present exactly when there are ``n`` or more, and the one whose leaving the
-    window brings their count below ``n``."""
-    statement = (
-        select(OtpChallengeRow.created_at)
-        .where(*where, OtpChallengeRow.created_at > after)
-        .order_by(OtpChallengeRow.created_at.desc(), OtpChallengeRow.id.desc())
-        .offset(n - 1)
-        .limit(1)
-    )
-    return session.scalar(statement)
-
-
 def _refusal(reason: RefusalReason, wait: timedelta) -> Refusal:
     return Refusal(reason=reason, retry_after=_seconds(wait))
 
@@ -650,13 +634,16 @@ def _seconds(wait: timedelta) -> int:
     return max(1, -(-microseconds // 1_000_000))
 
 
-def _same_address(channel: Channel, identifier: str) -> tuple[ColumnElement[bool], ...]:
-    return (OtpChallengeRow.channel == channel.value, OtpChallengeRow.identifier == identifier)
-
-
 def _count(session: Session, statement: Update | Insert | Delete) -> int:
     """Run an UPDATE (or an upsert) and return the number of rows it matched (or wrote)."""
     result = cast("CursorResult[Any]", session.execute(statement))
+    return result.rowcount
+
+
+def _run_count(session: Session, statement: Executable, parameters: dict[str, Any]) -> int:
+    """Run a prepared INSERT, UPDATE or DELETE on the session's connection; the number of
+    rows it wrote."""
+    result = cast("CursorResult[Any]", session.connection().execute(statement, parameters))
     return result.rowcount
 
 
@@ -669,28 +656,20 @@ def _user_key(channel: Channel) -> InstrumentedAttribute[str | None]:
     return UserRow.email if channel is Channel.EMAIL else UserRow.phone_number
 
 
-def _check_audit_row(row: AuditEventRow) -> None:
+def _check_audit_row(row: dict[str, Any]) -> None:
     """Refuse what PostgreSQL would refuse and SQLite would keep: values longer than their
     column, and NUL characters."""
     bounded = {
-        "action": (row.action, AUDIT_ACTION_LENGTH),
-        "request_id": (row.request_id, AUDIT_REQUEST_ID_LENGTH),
-        "client_ip": (row.client_ip, AUDIT_CLIENT_IP_LENGTH),
+        "action": AUDIT_ACTION_LENGTH,
+        "request_id": AUDIT_REQUEST_ID_LENGTH,
+        "client_ip": AUDIT_CLIENT_IP_LENGTH,
     }
-    for name, (value, length) in bounded.items():
+    for name, length in bounded.items():
+        value = row[name]
         if value is not None and len(value) > length:
             raise ValueError(f"audit event {name} is longer than {length} characters")
-    texts = {
-        "action": row.action,
-        "client_id": row.client_id,
-        "channel": row.channel,
-        "identifier": row.identifier,
-        "reason": row.reason,
-        "request_id": row.request_id,
-        "client_ip": row.client_ip,
-    }
-    for name, text in texts.items():
-        if text is not None and "\0" in text:
+    for name, value in row.items():
+        if isinstance(value, str) and "\0" in value:
             raise ValueError(f"audit event {name} holds a NUL character")
 
 
@@ -707,7 +686,7 @@ def _audit_event(row: AuditEventRow) -> AuditEvent:
     )
 
 
-def _application(row: ApplicationRow) -> Application:
+def _application(row: ApplicationRow | Row[Any]) -> Application:
     return Application(
         client_id=row.client_id,
         name=row.name,
@@ -730,7 +709,7 @@ def _user(row: UserRow) -> User:
     )
 
 
-def _challenge(row: OtpChallengeRow) -> Challenge:
+def _challenge(row: Row[Any]) -> Challenge:
     return Challenge(
         id=row.id,
         client_id=row.client_id,
