@@ -200,3 +200,16 @@ async def test_argon2_threads_run_at_a_lower_priority_than_the_event_loop(
     pool_niceness = await asyncio.get_running_loop().run_in_executor(hashing._pool, niceness)
 
     assert pool_niceness == min(19, loop_niceness + 10)
+
+
+async def test_has_room_tells_whether_calls_would_be_admitted_without_reserving_them() -> None:
+    hashing = PasswordHashing(PARAMETERS, pool_size=1, queue_limit=2)
+    try:
+        assert hashing.has_room(3)  # one running and two waiting
+        assert not hashing.has_room(4)
+        assert hashing.has_room(3)  # asking reserved nothing
+        await hashing.matches_any(["a", "b", "c"], "y")  # 3 calls are admitted
+        with pytest.raises(HashingBusyError):
+            await hashing.matches_any(["a", "b", "c", "d"], "y")
+    finally:
+        hashing.close()

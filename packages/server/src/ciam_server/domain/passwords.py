@@ -87,8 +87,12 @@ class PasswordHashing:
         """Calls waiting for a thread."""
         return max(0, self._pending - self.pool_size)
 
+    def has_room(self, calls: int) -> bool:
+        """Whether ``calls`` more calls would be admitted now; nothing is reserved."""
+        return self._pending + calls <= self.pool_size + self.queue_limit
+
     def _admit(self, calls: int) -> None:
-        if self._pending + calls > self.pool_size + self.queue_limit:
+        if not self.has_room(calls):
             raise HashingBusyError
 
     async def _run(self, function: Callable[..., T], *args: str) -> T:

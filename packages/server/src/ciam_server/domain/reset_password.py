@@ -3,9 +3,15 @@
 The checks run cheapest first, and proof of possession of the code comes before any expensive
 work, so a caller without the code can never make the server run argon2:
 
-1. client (done by the caller of this flow), 2. body, 3. token, 4. code (counts an attempt),
-5. user, 6. user status, 7. policy, 8. history, 9. one transaction that consumes the token and
-changes the password. A refusal at 7 or 8 leaves the token usable for another try.
+1. client (done by the caller of this flow), 2. body, 3. room in the argon2 pool, 4. token,
+5. code (counts an attempt), 6. user, 7. user status, 8. policy, 9. history, 10. one transaction
+that consumes the token and changes the password. A refusal at 3, 8 or 9 leaves the token usable
+for another try.
+
+Step 3 sheds load: when the pool has no room for a reset's argon2 calls, the reset is answered
+``temporarily_unavailable`` before any of its database work, so an overloaded server answers
+the excess at once instead of after queueing it. Room is checked, not reserved, so a reset can
+still find the pool full at step 9; it is answered the same way then.
 """
 
 from __future__ import annotations
@@ -36,6 +42,14 @@ from ciam_shared import ErrorCode, ResetUserPasswordRequest, Usage
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_BUSY = 1  # seconds
+
+
+def _busy() -> FlowError:
+    return FlowError(
+        ErrorCode.TEMPORARILY_UNAVAILABLE,
+        "The server is busy; try again shortly. The code stays valid.",
+        retry_after=RETRY_AFTER_BUSY,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,6 +145,8 @@ class ResetPassword:
     ) -> None:
         attempt = parse_reset_request(request)
         trail.channel, trail.identifier = attempt.channel, attempt.identifier
+        if not self.hashing.has_room(1 + self.history_depth):
+            raise _busy()
         now = self.clock()
         challenge = await self._live_challenge(application, attempt, now)
         await self._check_failures(attempt, now)
@@ -156,11 +172,7 @@ class ResetPassword:
                 )
             new_hash = await self.hashing.hash(password)
         except HashingBusyError:
-            raise FlowError(
-                ErrorCode.TEMPORARILY_UNAVAILABLE,
-                "The server is busy; try again shortly. The code stays valid.",
-                retry_after=RETRY_AFTER_BUSY,
-            ) from None
+            raise _busy() from None
         changed = await self.store.complete_reset(
             challenge_id=challenge.id,
             user_id=user.id,
