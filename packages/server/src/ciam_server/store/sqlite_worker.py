@@ -85,29 +85,30 @@ class SqliteWorker:
         self._engine.dispose()
 
     def _serve(self) -> None:
-        with self._engine.connect() as connection:
-            while True:
-                first = self._jobs.get()
-                if first is None:
-                    return
-                batch = [first]
-                stop = False
-                while len(batch) < self._max_batch:
-                    try:
-                        job = self._jobs.get_nowait()
-                    except queue.Empty:
-                        break
-                    if job is None:
-                        stop = True
-                        break
-                    batch.append(job)
-                self._run_batch(connection, batch)
-                if stop:
-                    return
+        while True:
+            first = self._jobs.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self._max_batch:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stop = True
+                    break
+                batch.append(job)
+            self._run_batch(batch)
+            if stop:
+                return
 
-    def _run_batch(self, connection: Connection, batch: list[_Job[Any]]) -> None:
+    def _run_batch(self, batch: list[_Job[Any]]) -> None:
         try:
-            with connection.begin():
+            # The engine's pool holds the one SQLite connection; taking it for each batch
+            # makes SQLAlchemy's statement logging follow the logging level of the moment.
+            with self._engine.connect() as connection, connection.begin():
                 for job in batch:
                     _run_in_savepoint(connection, job)
         except Exception as error:  # the batch could not begin or commit: none of it is kept
