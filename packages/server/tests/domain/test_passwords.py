@@ -92,21 +92,30 @@ async def test_other_parameters_give_another_phc_string() -> None:
     assert password_hash.startswith("$argon2id$v=19$m=16,t=2,p=2$")
 
 
-async def test_matches_any_finds_the_password_among_the_hashes(hashing: PasswordHashing) -> None:
+async def test_a_password_in_the_history_gets_no_new_hash(hashing: PasswordHashing) -> None:
     hashes = [await hashing.hash(password) for password in ("first one", "second one", "third")]
+    made = hashing.operations
 
-    assert await hashing.matches_any(hashes, "second one")
-    assert await hashing.matches_any(hashes, "third")
+    assert await hashing.hash_unless_reused(hashes, "second one") is None
+    assert await hashing.hash_unless_reused(hashes, "third") is None
+    assert hashing.operations == made + 6  # three checks each, and no hash
 
 
-async def test_matches_any_is_false_for_a_new_password(hashing: PasswordHashing) -> None:
+async def test_a_new_password_gets_its_hash_after_the_checks(hashing: PasswordHashing) -> None:
     hashes = [await hashing.hash(password) for password in ("first one", "second one")]
 
-    assert not await hashing.matches_any(hashes, "a new one")
+    new_hash = await hashing.hash_unless_reused(hashes, "a new one")
+
+    assert new_hash is not None
+    assert await hashing.verify(new_hash, "a new one")
 
 
-async def test_matches_any_of_no_hashes_is_false(hashing: PasswordHashing) -> None:
-    assert not await hashing.matches_any([], "anything")
+async def test_an_empty_history_only_hashes(hashing: PasswordHashing) -> None:
+    made = hashing.operations
+    new_hash = await hashing.hash_unless_reused([], "anything")
+
+    assert new_hash is not None
+    assert hashing.operations == made + 1
 
 
 async def test_hashing_runs_in_the_argon2_pool_not_on_the_event_loop(
@@ -123,7 +132,7 @@ async def test_verifying_runs_in_the_argon2_pool_not_on_the_event_loop(
     hashing: PasswordHashing, argon2_threads: list[threading.Thread]
 ) -> None:
     password_hash = await hashing.hash("violet kettle marmalade 42")
-    await hashing.matches_any([password_hash, password_hash], "violet kettle marmalade 42")
+    await hashing.hash_unless_reused([password_hash, password_hash], "violet kettle marmalade 42")
 
     assert len(argon2_threads) == 3
     assert all(thread is not threading.current_thread() for thread in argon2_threads)
@@ -170,22 +179,51 @@ async def test_work_past_the_queue_limit_is_refused_at_once() -> None:
             with pytest.raises(HashingBusyError):
                 await hashing.hash("z")
             with pytest.raises(HashingBusyError):
-                await hashing.matches_any(["x"], "y")
+                await hashing.hash_unless_reused([], "y")
             release.set()
             assert list(await asyncio.gather(running, waiting)) == [False, False]
-        assert await hashing.matches_any([await hashing.hash("z")], "z")  # room again
+        assert await hashing.hash_unless_reused([await hashing.hash("z")], "z") is None  # room
     finally:
         release.set()
         hashing.close()
 
 
-async def test_matches_any_is_admitted_whole_or_not_at_all() -> None:
+async def test_a_reset_s_calls_are_admitted_whole_or_not_at_all() -> None:
     hashing = PasswordHashing(PARAMETERS, pool_size=1, queue_limit=2)
     try:
         with pytest.raises(HashingBusyError):
-            await hashing.matches_any(["a", "b", "c", "d"], "y")  # 4 calls > 1 + 2
+            await hashing.hash_unless_reused(["a", "b", "c"], "y")  # 3 checks + 1 hash > 1 + 2
         assert hashing.waiting == 0
+        assert hashing.operations == 0
     finally:
+        hashing.close()
+
+
+async def test_the_new_hash_keeps_its_place_while_the_checks_run() -> None:
+    # One thread, two waiting calls: a reset with two checks takes all the room, its hash's
+    # place included, so other work is refused while its checks run and its hash never is.
+    hashing = PasswordHashing(PARAMETERS, pool_size=1, queue_limit=2)
+    release = threading.Event()
+    blocked = PasswordHashing._verify
+
+    def slow_verify(self: PasswordHashing, password_hash: str, password: str) -> bool:
+        release.wait(timeout=10)
+        return blocked(self, password_hash, password)
+
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(PasswordHashing, "_verify", slow_verify)
+            reset = asyncio.ensure_future(hashing.hash_unless_reused(["x", "y"], "new one"))
+            await asyncio.sleep(0.05)
+            assert not hashing.has_room(1)
+            with pytest.raises(HashingBusyError):
+                await hashing.hash("other work")
+            release.set()
+            new_hash = await reset
+        assert new_hash is not None
+        assert hashing.operations == 3
+    finally:
+        release.set()
         hashing.close()
 
 
@@ -208,8 +246,8 @@ async def test_has_room_tells_whether_calls_would_be_admitted_without_reserving_
         assert hashing.has_room(3)  # one running and two waiting
         assert not hashing.has_room(4)
         assert hashing.has_room(3)  # asking reserved nothing
-        await hashing.matches_any(["a", "b", "c"], "y")  # 3 calls are admitted
+        await hashing.hash_unless_reused(["a", "b"], "y")  # 2 checks and 1 hash are admitted
         with pytest.raises(HashingBusyError):
-            await hashing.matches_any(["a", "b", "c", "d"], "y")
+            await hashing.hash_unless_reused(["a", "b", "c"], "y")
     finally:
         hashing.close()

@@ -119,14 +119,25 @@ class PasswordHashing:
         self._admit(1)
         return await self._run(self._verify, password_hash, password)
 
-    async def matches_any(self, password_hashes: list[str], password: str) -> bool:
-        """Whether ``password`` matches any of the hashes; the checks run concurrently, and are
-        admitted all together or not at all."""
-        self._admit(len(password_hashes))
-        results = await asyncio.gather(
-            *(self._run(self._verify, h, password) for h in password_hashes)
-        )
-        return any(results)
+    async def hash_unless_reused(self, previous_hashes: list[str], password: str) -> str | None:
+        """A new argon2id PHC string for ``password``, or None when it matches any of
+        ``previous_hashes`` (then no hash is made).
+
+        The checks run concurrently. All ``1 + len(previous_hashes)`` calls are admitted
+        together or not at all, and the new hash's place is held while the checks run, so work
+        that was admitted is never refused halfway, after its checks took their turn.
+        """
+        self._admit(len(previous_hashes) + 1)
+        self._pending += 1  # the new hash's place
+        try:
+            checks = await asyncio.gather(
+                *(self._run(self._verify, h, password) for h in previous_hashes)
+            )
+        finally:
+            self._pending -= 1  # ``_run`` takes it back at once, with no await between
+        if any(checks):
+            return None
+        return await self._run(self._hasher.hash, password)
 
     def close(self) -> None:
         """Stop the pool's threads once the work in hand is done."""

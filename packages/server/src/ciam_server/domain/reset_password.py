@@ -11,7 +11,8 @@ for another try.
 Step 3 sheds load: when the pool has no room for a reset's argon2 calls, the reset is answered
 ``temporarily_unavailable`` before any of its database work, so an overloaded server answers
 the excess at once instead of after queueing it. Room is checked, not reserved, so a reset can
-still find the pool full at step 9; it is answered the same way then.
+still find the pool full at step 9, before any of its argon2 calls; it is answered the same way
+then. Once admitted there, all of its calls run.
 """
 
 from __future__ import annotations
@@ -165,14 +166,14 @@ class ResetPassword:
         )
         recent = await self.store.recent_password_hashes(user.id, self.history_depth)
         try:
-            if await self.hashing.matches_any(recent, password):
-                raise FlowError(
-                    ErrorCode.RECURRENT_PASSWORD,
-                    f"The password must differ from the last {self.history_depth} passwords.",
-                )
-            new_hash = await self.hashing.hash(password)
+            new_hash = await self.hashing.hash_unless_reused(recent, password)
         except HashingBusyError:
             raise _busy() from None
+        if new_hash is None:
+            raise FlowError(
+                ErrorCode.RECURRENT_PASSWORD,
+                f"The password must differ from the last {self.history_depth} passwords.",
+            )
         changed = await self.store.complete_reset(
             challenge_id=challenge.id,
             user_id=user.id,
