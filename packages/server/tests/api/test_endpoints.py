@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar import Litestar
+from litestar.di import Provide
 from litestar.testing import AsyncTestClient
 
 from ciam_server.app import create_app
@@ -202,3 +204,33 @@ async def test_the_health_check_answers(client: Client) -> None:
     response = await client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def provided(app: Litestar, name: str) -> Any:
+    """The object the app injects as ``name``."""
+    dependency = app.dependencies[name]
+    assert isinstance(dependency, Provide)
+    return dependency.dependency()
+
+
+async def test_a_reset_the_argon2_pool_has_no_room_for_is_refused_before_any_work(
+    app: Litestar, client: Client, store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flow = provided(app, "reset_password_flow")
+    app_store = provided(app, "store")
+
+    async def untouched(*_: object, **__: object) -> None:
+        raise AssertionError("the database was used for a reset refused as busy")
+
+    monkeypatch.setattr(flow.hashing, "has_room", lambda calls: False)
+    for name in ("get_application", "find_challenge", "claim_idempotency_key"):
+        monkeypatch.setattr(app_store, name, untouched)
+    response = await client.post(
+        "/reset_user_password",
+        json=reset_body(EMAIL, "any-token", "123456"),
+        headers={"Authorization": "Basic bm8tc3VjaC1hcHA6eA==", "Idempotency-Key": "k1"},
+    )
+
+    assert_error(response, 503, "temporarily_unavailable")  # not 401: no client was checked
+    assert response.headers["retry-after"] == "1"
+    assert await store.audit_events() == []  # shed load is no audit event

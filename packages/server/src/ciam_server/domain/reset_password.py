@@ -3,16 +3,17 @@
 The checks run cheapest first, and proof of possession of the code comes before any expensive
 work, so a caller without the code can never make the server run argon2:
 
-1. client (done by the caller of this flow), 2. body, 3. room in the argon2 pool, 4. token,
-5. code (counts an attempt), 6. user, 7. user status, 8. policy, 9. history, 10. one transaction
-that consumes the token and changes the password. A refusal at 3, 8 or 9 leaves the token usable
+0. room in the argon2 pool (:meth:`ResetPassword.ensure_room`, which the API calls before it
+authenticates the client), 1. client (done by the caller of this flow), 2. body, 3. token,
+4. code (counts an attempt), 5. user, 6. user status, 7. policy, 8. history, 9. one transaction
+that consumes the token and changes the password. A refusal at 0, 7 or 8 leaves the token usable
 for another try.
 
-Step 3 sheds load: when the pool has no room for a reset's argon2 calls, the reset is answered
-``temporarily_unavailable`` before any of its database work, so an overloaded server answers
-the excess at once instead of after queueing it. Room is checked, not reserved, so a reset can
-still find the pool full at step 9, before any of its argon2 calls; it is answered the same way
-then. Once admitted there, all of its calls run.
+Step 0 sheds load: when the pool has no room for a reset's argon2 calls, the reset is answered
+``temporarily_unavailable`` before any of its work, database included, so an overloaded server
+answers the excess at once instead of after queueing it. Room is checked, not reserved, so a
+reset can still find the pool full at step 8, before any of its argon2 calls; it is answered the
+same way then. Once admitted there, all of its calls run.
 """
 
 from __future__ import annotations
@@ -137,6 +138,12 @@ class ResetPassword:
             context=context,
         )
 
+    def ensure_room(self) -> None:
+        """Step 0: refuse the reset (``temporarily_unavailable``) when the argon2 pool has no
+        room for its calls (the new hash and the history checks)."""
+        if not self.hashing.has_room(1 + self.history_depth):
+            raise _busy()
+
     async def _reset(
         self,
         application: Application,
@@ -146,8 +153,6 @@ class ResetPassword:
     ) -> None:
         attempt = parse_reset_request(request)
         trail.channel, trail.identifier = attempt.channel, attempt.identifier
-        if not self.hashing.has_room(1 + self.history_depth):
-            raise _busy()
         now = self.clock()
         challenge = await self._live_challenge(application, attempt, now)
         await self._check_failures(attempt, now)
