@@ -248,3 +248,47 @@ async def test_has_room_tells_whether_calls_would_be_admitted_without_reserving_
             await hashing.hash_unless_reused(["a", "b", "c"], "y")
     finally:
         hashing.close()
+
+
+async def test_a_booking_holds_room_that_only_its_own_calls_take() -> None:
+    hashing = PasswordHashing(PARAMETERS, pool_size=1, queue_limit=2)  # room for 3 calls
+    try:
+        booking = hashing.book(3)
+        assert not hashing.has_room(1)
+        with pytest.raises(HashingBusyError):
+            hashing.book(1)
+        with pytest.raises(HashingBusyError):
+            await hashing.hash("unbooked work")
+
+        new_hash = await hashing.hash_unless_reused(["a", "b"], "y", booking=booking)
+
+        assert new_hash is not None
+        assert hashing.operations == 3
+        assert hashing.has_room(3)  # the calls are done and the booking is spent
+        booking.release()  # a second release changes nothing
+        assert hashing.has_room(3)
+        assert not hashing.has_room(4)
+    finally:
+        hashing.close()
+
+
+async def test_a_released_booking_gives_its_room_back() -> None:
+    hashing = PasswordHashing(PARAMETERS, pool_size=1, queue_limit=2)
+    try:
+        booking = hashing.book(2)
+        assert not hashing.has_room(2)
+        booking.release()
+        assert hashing.has_room(3)
+    finally:
+        hashing.close()
+
+
+async def test_more_calls_than_booked_are_refused() -> None:
+    hashing = PasswordHashing(PARAMETERS, pool_size=1, queue_limit=2)
+    try:
+        booking = hashing.book(2)
+        with pytest.raises(ValueError, match="do not fit"):
+            await hashing.hash_unless_reused(["a", "b"], "y", booking=booking)
+        assert hashing.operations == 0
+    finally:
+        hashing.close()

@@ -179,24 +179,23 @@ async def test_a_full_argon2_queue_answers_busy_and_keeps_the_code_valid(
 
 
 @pytest.mark.parametrize("channel", list(Channel))
-async def test_a_reset_is_refused_while_the_pool_has_no_room_for_its_calls(
-    world: World, channel: Channel, monkeypatch: pytest.MonkeyPatch
+async def test_a_booked_reset_holds_its_room_until_it_is_released(
+    world: World, channel: Channel
 ) -> None:
     issued = await world.send(channel)
-    room_asked: list[int] = []
+    flow, hashing = world.reset_password, world.hashing
+    hashing.queue_limit = 1 + flow.history_depth - hashing.pool_size  # room for one reset
 
-    def no_room(calls: int) -> bool:
-        room_asked.append(calls)
-        return False
-
-    with monkeypatch.context() as patch:
-        patch.setattr(world.hashing, "has_room", no_room)
-        with pytest.raises(FlowError) as refused:
-            world.reset_password.ensure_room()
+    booking = flow.book()
+    with pytest.raises(FlowError) as refused:
+        flow.book()  # a second reset, while the first holds the room
     assert refused.value.code is ErrorCode.TEMPORARILY_UNAVAILABLE
     assert refused.value.retry_after == 1
-    assert room_asked == [1 + world.reset_password.history_depth]  # the hash and the history
 
-    world.reset_password.ensure_room()  # room again
-    await world.reset(channel, issued)
+    request = reset_request(
+        channel, ADDRESS[channel], token=issued.token, code=issued.code, password=NEW_PASSWORD
+    )
+    await flow(world.web_app, request, booking=booking)  # its calls use the booked room
     assert world.has_password(NEW_PASSWORD)
+    booking.release()
+    flow.book().release()  # room again

@@ -202,24 +202,27 @@ async def reset_user_password(
     # Shedding load: a reset that the argon2 pool could not take is refused before any work,
     # client authentication included. It touched nothing, so it is no audit event; the request
     # metrics count it.
-    reset_password_flow.ensure_room()
+    booking = reset_password_flow.book()
 
     async def reset(application: Application) -> Response[bytes]:
         await reset_password_flow(
-            application, data, request_context(request, locales, accept_language)
+            application, data, request_context(request, locales, accept_language), booking
         )
         return Response(content=b"", status_code=200, media_type=JSON_MEDIA_TYPE)
 
-    return await _authenticated_once(
-        request=request,
-        data=data,
-        store=store,
-        idempotency=idempotency,
-        authorization=authorization,
-        idempotency_key=idempotency_key,
-        endpoint="reset_user_password",
-        call=reset,
-    )
+    try:
+        return await _authenticated_once(
+            request=request,
+            data=data,
+            store=store,
+            idempotency=idempotency,
+            authorization=authorization,
+            idempotency_key=idempotency_key,
+            endpoint="reset_user_password",
+            call=reset,
+        )
+    finally:
+        booking.release()
 
 
 def api_router(ip_limit: IpRateLimitMiddleware | None) -> Router:

@@ -53,6 +53,21 @@ class HashingBusyError(Exception):
     """The pool has more work waiting than its queue limit allows."""
 
 
+class Booking:
+    """Room held in a :class:`PasswordHashing` pool for calls to be made later."""
+
+    def __init__(self, hashing: PasswordHashing, calls: int) -> None:
+        self._hashing = hashing
+        self.calls = calls
+        self._held = True
+
+    def release(self) -> None:
+        """Give the room back (once; later calls do nothing)."""
+        if self._held:
+            self._held = False
+            self._hashing._release(self.calls)
+
+
 class PasswordHashing:
     """Hashes and verifies passwords in a pool of ``pool_size`` threads, with at most
     ``queue_limit`` calls waiting for a thread."""
@@ -68,6 +83,7 @@ class PasswordHashing:
         self.pool_size = pool_size or os.cpu_count() or 1
         self.queue_limit = queue_limit
         self._pending = 0  # calls submitted and not finished: running plus waiting
+        self._booked = 0  # room held by bookings for calls not submitted yet
         self.operations = 0
         """argon2 calls finished since start."""
         self._hasher = argon2.PasswordHasher(
@@ -88,12 +104,24 @@ class PasswordHashing:
         return max(0, self._pending - self.pool_size)
 
     def has_room(self, calls: int) -> bool:
-        """Whether ``calls`` more calls would be admitted now; nothing is reserved."""
-        return self._pending + calls <= self.pool_size + self.queue_limit
+        """Whether ``calls`` more calls would be admitted now, next to the calls submitted and
+        the room booked; nothing is reserved."""
+        return self._pending + self._booked + calls <= self.pool_size + self.queue_limit
 
     def _admit(self, calls: int) -> None:
         if not self.has_room(calls):
             raise HashingBusyError
+
+    def book(self, calls: int) -> Booking:
+        """Hold room for ``calls`` calls to be made later, through :meth:`hash_unless_reused`,
+        or raise :class:`HashingBusyError` at once. Release the booking when the work ends,
+        whether or not it made the calls."""
+        self._admit(calls)
+        self._booked += calls
+        return Booking(self, calls)
+
+    def _release(self, calls: int) -> None:
+        self._booked -= calls
 
     async def _run(self, function: Callable[..., T], *args: str) -> T:
         self._pending += 1
@@ -119,15 +147,23 @@ class PasswordHashing:
         self._admit(1)
         return await self._run(self._verify, password_hash, password)
 
-    async def hash_unless_reused(self, previous_hashes: list[str], password: str) -> str | None:
+    async def hash_unless_reused(
+        self, previous_hashes: list[str], password: str, *, booking: Booking | None = None
+    ) -> str | None:
         """A new argon2id PHC string for ``password``, or None when it matches any of
         ``previous_hashes`` (then no hash is made).
 
         The checks run concurrently. All ``1 + len(previous_hashes)`` calls are admitted
         together or not at all, and the new hash's place is held while the checks run, so work
-        that was admitted is never refused halfway, after its checks took their turn.
+        that was admitted is never refused halfway, after its checks took their turn. With a
+        ``booking`` for at least that many calls, they use its room and are always admitted.
         """
-        self._admit(len(previous_hashes) + 1)
+        calls = len(previous_hashes) + 1
+        if booking is not None:
+            if calls > booking.calls:
+                raise ValueError(f"{calls} calls do not fit a booking of {booking.calls}")
+            booking.release()  # its room is taken back by the admission below, with no await
+        self._admit(calls)
         self._pending += 1  # the new hash's place
         try:
             checks = await asyncio.gather(

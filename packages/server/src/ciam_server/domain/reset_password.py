@@ -3,17 +3,18 @@
 The checks run cheapest first, and proof of possession of the code comes before any expensive
 work, so a caller without the code can never make the server run argon2:
 
-0. room in the argon2 pool (:meth:`ResetPassword.ensure_room`, which the API calls before it
+0. room in the argon2 pool, booked (:meth:`ResetPassword.book`, which the API calls before it
 authenticates the client), 1. client (done by the caller of this flow), 2. body, 3. token,
 4. code (counts an attempt), 5. user, 6. user status, 7. policy, 8. history, 9. one transaction
 that consumes the token and changes the password. A refusal at 0, 7 or 8 leaves the token usable
 for another try.
 
-Step 0 sheds load: when the pool has no room for a reset's argon2 calls, the reset is answered
+Step 0 sheds load: when the pool has no room for a reset's argon2 calls, next to the calls
+waiting and the room other resets in progress have booked, the reset is answered
 ``temporarily_unavailable`` before any of its work, database included, so an overloaded server
-answers the excess at once instead of after queueing it. Room is checked, not reserved, so a
-reset can still find the pool full at step 8, before any of its argon2 calls; it is answered the
-same way then. Once admitted there, all of its calls run.
+answers the excess at once instead of after queueing it. A reset with a booking is never refused
+for lack of room later; one run without a booking is admitted (or refused) at step 8, before any
+of its argon2 calls. Once admitted, all of its calls run.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from ciam_server.domain.errors import FlowError
 from ciam_server.domain.identifiers import normalize
 from ciam_server.domain.models import Application, AuditAction, Challenge, Channel
 from ciam_server.domain.otp import ChallengeHasher
-from ciam_server.domain.passwords import HashingBusyError, PasswordHashing
+from ciam_server.domain.passwords import Booking, HashingBusyError, PasswordHashing
 from ciam_server.domain.policy import PasswordPolicy
 from ciam_server.domain.ports import (
     DeliveryFailedError,
@@ -127,10 +128,11 @@ class ResetPassword:
         application: Application,
         request: ResetUserPasswordRequest,
         context: RequestContext = NO_CONTEXT,
+        booking: Booking | None = None,
     ) -> None:
         trail = Trail()
         await self.auditor.audited(
-            self._reset(application, request, context, trail),
+            self._reset(application, request, context, trail, booking),
             succeeded=AuditAction.RESET_SUCCEEDED,
             refused=AuditAction.RESET_REFUSED,
             client_id=application.client_id,
@@ -138,11 +140,14 @@ class ResetPassword:
             context=context,
         )
 
-    def ensure_room(self) -> None:
-        """Step 0: refuse the reset (``temporarily_unavailable``) when the argon2 pool has no
-        room for its calls (the new hash and the history checks)."""
-        if not self.hashing.has_room(1 + self.history_depth):
-            raise _busy()
+    def book(self) -> Booking:
+        """Step 0: room in the argon2 pool for a reset's calls (the new hash and the history
+        checks), held until the booking is released; ``temporarily_unavailable`` when there is
+        none. Pass the booking to the reset, and release it once the reset has ended."""
+        try:
+            return self.hashing.book(1 + self.history_depth)
+        except HashingBusyError:
+            raise _busy() from None
 
     async def _reset(
         self,
@@ -150,6 +155,7 @@ class ResetPassword:
         request: ResetUserPasswordRequest,
         context: RequestContext,
         trail: Trail,
+        booking: Booking | None,
     ) -> None:
         attempt = parse_reset_request(request)
         trail.channel, trail.identifier = attempt.channel, attempt.identifier
@@ -171,7 +177,7 @@ class ResetPassword:
         )
         recent = await self.store.recent_password_hashes(user.id, self.history_depth)
         try:
-            new_hash = await self.hashing.hash_unless_reused(recent, password)
+            new_hash = await self.hashing.hash_unless_reused(recent, password, booking=booking)
         except HashingBusyError:
             raise _busy() from None
         if new_hash is None:
