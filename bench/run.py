@@ -56,6 +56,9 @@ TARGETS = {
     "wrong_code_reset_vs_bare": (">=", 0.50),
     "healthz_p99_ms_under_resets": ("<=", 20.0),
     "peak_rss_mib_200_resets": ("<=", 600.0),
+    # "Excess load answered quickly": a refusal must come sooner than the Retry-After it
+    # carries (1 s), or waiting for it would cost more than the retry it asks for.
+    "busy_p99_ms_200_resets": ("<=", 1000.0),
     "sdk_vs_httpx_sync": (">=", 0.85),
     "sdk_vs_httpx_async": (">=", 0.85),
 }
@@ -754,12 +757,19 @@ def figures(results: dict[str, Any]) -> list[dict[str, Any]]:
         ),
         (
             "peak_rss_mib_200_resets",
-            "4. peak server RSS under 200 concurrent resets (MiB)",
+            "4a. peak server RSS under 200 concurrent resets (MiB)",
             m["burst"]["peak_rss_mib"],
             f"RSS before {m['burst']['rss_before_mib']:.0f} MiB; "
-            f"{busy.get('count', 0)} answers 503 (p99 {busy.get('p99', math.nan):.0f} ms, "
-            f"{m['burst']['resets']['busy_with_retry_after']} with Retry-After), "
-            f"{m['burst']['resets']['successes']} resets done",
+            f"{m['burst']['resets']['successes']} resets done meanwhile",
+        ),
+        (
+            "busy_p99_ms_200_resets",
+            "4b. 503 p99 under 200 concurrent resets (ms)",
+            busy.get("p99", math.nan),
+            f"{busy.get('count', 0)} answers 503 (p50 {busy.get('p50', math.nan):.0f} ms, max "
+            f"{busy.get('max', math.nan):.0f} ms), "
+            f"{m['burst']['resets']['busy_with_retry_after']} with Retry-After; each of 200 "
+            "clients retries after it",
         ),
         (
             "sdk_vs_httpx_sync",
