@@ -178,24 +178,45 @@ async def test_a_full_argon2_queue_answers_busy_and_keeps_the_code_valid(
     assert await world.hashing.verify(world.store.users[world.alice.id].password_hash, NEW_PASSWORD)
 
 
+def room_for_one_reset(world: World) -> int:
+    """Shrink the pool's room to one reset's calls; their number."""
+    calls = 1 + world.reset_password.history_depth
+    world.hashing.queue_limit = calls - world.hashing.pool_size
+    return calls
+
+
 @pytest.mark.parametrize("channel", list(Channel))
-async def test_a_booked_reset_holds_its_room_until_it_is_released(
+async def test_a_proven_reset_finding_the_room_booked_is_busy_and_keeps_its_code(
     world: World, channel: Channel
 ) -> None:
     issued = await world.send(channel)
-    flow, hashing = world.reset_password, world.hashing
-    hashing.queue_limit = 1 + flow.history_depth - hashing.pool_size  # room for one reset
+    in_progress = world.hashing.book(room_for_one_reset(world))  # another reset holds it
 
-    booking = flow.book()
     with pytest.raises(FlowError) as refused:
-        flow.book()  # a second reset, while the first holds the room
+        world.reset_password.ensure_room()
+    assert refused.value.code is ErrorCode.TEMPORARILY_UNAVAILABLE
+    with pytest.raises(FlowError) as refused:
+        await world.reset(channel, issued)  # past step 0: refused when it books
     assert refused.value.code is ErrorCode.TEMPORARILY_UNAVAILABLE
     assert refused.value.retry_after == 1
+    assert world.challenge(issued).attempts == 0  # the right code gave its attempt back
+    assert world.hashing.argon2_calls == 0
 
-    request = reset_request(
-        channel, ADDRESS[channel], token=issued.token, code=issued.code, password=NEW_PASSWORD
-    )
-    await flow(world.web_app, request, booking=booking)  # its calls use the booked room
+    in_progress.release()
+    world.reset_password.ensure_room()
+    await world.reset(channel, issued)  # the same code and token, once there is room
     assert world.has_password(NEW_PASSWORD)
-    booking.release()
-    flow.book().release()  # room again
+    assert world.hashing.has_room(room_for_one_reset(world))  # its booking was released
+
+
+@pytest.mark.parametrize("channel", list(Channel))
+async def test_wrong_codes_neither_need_nor_hold_room(world: World, channel: Channel) -> None:
+    issued = await world.send(channel)
+    calls = room_for_one_reset(world)
+    in_progress = world.hashing.book(calls)
+
+    with pytest.raises(FlowError) as refused:
+        await world.reset(channel, issued, code=wrong(issued.code))
+    assert refused.value.code is BAD_CODE[channel]  # not busy: a wrong code costs no argon2
+    in_progress.release()
+    assert world.hashing.has_room(calls)

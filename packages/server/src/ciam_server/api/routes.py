@@ -199,30 +199,27 @@ async def reset_user_password(
     idempotency_key: Annotated[str | None, IdempotencyKeyHeader] = None,
     accept_language: Annotated[str | None, AcceptLanguageHeader] = None,
 ) -> Response[bytes]:
-    # Shedding load: a reset that the argon2 pool could not take is refused before any work,
-    # client authentication included. It touched nothing, so it is no audit event; the request
-    # metrics count it.
-    booking = reset_password_flow.book()
+    # Shedding load: while the argon2 pool has no room for a reset, one is refused before any
+    # work, client authentication included. It touched nothing, so it is no audit event; the
+    # request metrics count it.
+    reset_password_flow.ensure_room()
 
     async def reset(application: Application) -> Response[bytes]:
         await reset_password_flow(
-            application, data, request_context(request, locales, accept_language), booking
+            application, data, request_context(request, locales, accept_language)
         )
         return Response(content=b"", status_code=200, media_type=JSON_MEDIA_TYPE)
 
-    try:
-        return await _authenticated_once(
-            request=request,
-            data=data,
-            store=store,
-            idempotency=idempotency,
-            authorization=authorization,
-            idempotency_key=idempotency_key,
-            endpoint="reset_user_password",
-            call=reset,
-        )
-    finally:
-        booking.release()
+    return await _authenticated_once(
+        request=request,
+        data=data,
+        store=store,
+        idempotency=idempotency,
+        authorization=authorization,
+        idempotency_key=idempotency_key,
+        endpoint="reset_user_password",
+        call=reset,
+    )
 
 
 def api_router(ip_limit: IpRateLimitMiddleware | None) -> Router:

@@ -3,18 +3,19 @@
 The checks run cheapest first, and proof of possession of the code comes before any expensive
 work, so a caller without the code can never make the server run argon2:
 
-0. room in the argon2 pool, booked (:meth:`ResetPassword.book`, which the API calls before it
+0. room in the argon2 pool (:meth:`ResetPassword.ensure_room`, which the API calls before it
 authenticates the client), 1. client (done by the caller of this flow), 2. body, 3. token,
-4. code (counts an attempt), 5. user, 6. user status, 7. policy, 8. history, 9. one transaction
-that consumes the token and changes the password. A refusal at 0, 7 or 8 leaves the token usable
-for another try.
+4. code (counts an attempt), 5. room in the argon2 pool, booked, 6. user, 7. user status,
+8. policy, 9. history, 10. one transaction that consumes the token and changes the password.
+A refusal at 0, 5, 8 or 9 leaves the token usable for another try.
 
-Step 0 sheds load: when the pool has no room for a reset's argon2 calls, next to the calls
-waiting and the room other resets in progress have booked, the reset is answered
-``temporarily_unavailable`` before any of its work, database included, so an overloaded server
-answers the excess at once instead of after queueing it. A reset with a booking is never refused
-for lack of room later; one run without a booking is admitted (or refused) at step 8, before any
-of its argon2 calls. Once admitted, all of its calls run.
+Steps 0 and 5 shed load. Step 0 refuses a reset at once, before any of its work, database
+included, while the pool has no room for a reset's argon2 calls (next to the calls waiting and
+the room that resets in progress have booked): an overloaded server answers the excess at once
+instead of after queueing it. Step 0 only looks; step 5 books the room, for resets whose code is
+proven only, so that wrong codes, which never cost argon2, never hold room nor find none. A
+reset that has booked is never refused for lack of room later: all of its argon2 calls run. The
+booking is released when the reset ends, whatever its answer.
 """
 
 from __future__ import annotations
@@ -128,11 +129,10 @@ class ResetPassword:
         application: Application,
         request: ResetUserPasswordRequest,
         context: RequestContext = NO_CONTEXT,
-        booking: Booking | None = None,
     ) -> None:
         trail = Trail()
         await self.auditor.audited(
-            self._reset(application, request, context, trail, booking),
+            self._reset(application, request, context, trail),
             succeeded=AuditAction.RESET_SUCCEEDED,
             refused=AuditAction.RESET_REFUSED,
             client_id=application.client_id,
@@ -140,14 +140,11 @@ class ResetPassword:
             context=context,
         )
 
-    def book(self) -> Booking:
-        """Step 0: room in the argon2 pool for a reset's calls (the new hash and the history
-        checks), held until the booking is released; ``temporarily_unavailable`` when there is
-        none. Pass the booking to the reset, and release it once the reset has ended."""
-        try:
-            return self.hashing.book(1 + self.history_depth)
-        except HashingBusyError:
-            raise _busy() from None
+    def ensure_room(self) -> None:
+        """Step 0: refuse the reset (``temporarily_unavailable``) while the argon2 pool has no
+        room for a reset's calls (the new hash and the history checks)."""
+        if not self.hashing.has_room(1 + self.history_depth):
+            raise _busy()
 
     async def _reset(
         self,
@@ -155,7 +152,6 @@ class ResetPassword:
         request: ResetUserPasswordRequest,
         context: RequestContext,
         trail: Trail,
-        booking: Booking | None,
     ) -> None:
         attempt = parse_reset_request(request)
         trail.channel, trail.identifier = attempt.channel, attempt.identifier
@@ -163,7 +159,20 @@ class ResetPassword:
         challenge = await self._live_challenge(application, attempt, now)
         await self._check_failures(attempt, now)
         await self._prove_code(challenge, attempt, now)
+        try:
+            booking = self.hashing.book(1 + self.history_depth)
+        except HashingBusyError:
+            raise _busy() from None
+        try:
+            await self._set_password(attempt, challenge, booking)
+        finally:
+            booking.release()
+        await self._notify(attempt, now, context.locale)
 
+    async def _set_password(
+        self, attempt: ResetAttempt, challenge: Challenge, booking: Booking
+    ) -> None:
+        """Steps 6 to 10, for a proven code and with room booked for the argon2 calls."""
         user = await self.store.find_user(attempt.channel, attempt.identifier)
         if user is None:
             raise FlowError(
@@ -176,10 +185,7 @@ class ResetPassword:
             attempt.password, email=user.email, phone_number=user.phone_number
         )
         recent = await self.store.recent_password_hashes(user.id, self.history_depth)
-        try:
-            new_hash = await self.hashing.hash_unless_reused(recent, password, booking=booking)
-        except HashingBusyError:
-            raise _busy() from None
+        new_hash = await self.hashing.hash_unless_reused(recent, password, booking=booking)
         if new_hash is None:
             raise FlowError(
                 ErrorCode.RECURRENT_PASSWORD,
@@ -194,7 +200,6 @@ class ResetPassword:
         )
         if not changed:  # another request consumed the token meanwhile
             raise FlowError(BAD_TOKEN[attempt.channel], "The token has already been used.")
-        await self._notify(attempt, now, context.locale)
 
     async def _live_challenge(
         self, application: Application, attempt: ResetAttempt, now: datetime
