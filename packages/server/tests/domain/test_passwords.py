@@ -292,3 +292,17 @@ async def test_more_calls_than_booked_are_refused() -> None:
         assert hashing.operations == 0
     finally:
         hashing.close()
+
+
+async def test_admitted_calls_count_from_their_admission_not_from_their_start() -> None:
+    hashing = PasswordHashing(PARAMETERS, pool_size=1, queue_limit=2)  # room for 3 calls
+    try:
+        reset = asyncio.ensure_future(hashing.hash_unless_reused(["a", "b"], "y"))
+        await asyncio.sleep(0)  # admitted: its checks are handed to the pool, not all started
+        assert not hashing.has_room(1)
+        with pytest.raises(HashingBusyError):
+            await hashing.hash("squeezed in")
+        assert await reset is not None
+        assert hashing.has_room(3)  # every call done, every place given back
+    finally:
+        hashing.close()

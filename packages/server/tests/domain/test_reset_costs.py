@@ -10,7 +10,6 @@ from ciam_server.domain.clients import ClientCredentials, authenticate_client
 from ciam_server.domain.errors import FlowError
 from ciam_server.domain.models import Channel
 from ciam_server.domain.otp import new_token
-from ciam_server.domain.passwords import HashingBusyError
 from ciam_shared import ErrorCode
 
 from .conftest import (
@@ -156,26 +155,6 @@ async def test_a_successful_reset_does_run_argon2(world: World, channel: Channel
 
     assert world.hashing.verify_calls == 1  # the one password in Alice's history
     assert world.hashing.hash_calls == 1
-
-
-@pytest.mark.parametrize("channel", list(Channel))
-async def test_a_full_argon2_queue_answers_busy_and_keeps_the_code_valid(
-    world: World, channel: Channel, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    issued = await world.send(channel)
-
-    def full(calls: int) -> None:
-        raise HashingBusyError
-
-    with monkeypatch.context() as patch:
-        patch.setattr(world.hashing, "_admit", full)
-        with pytest.raises(FlowError) as refused:
-            await world.reset(channel, issued)
-    assert refused.value.code is ErrorCode.TEMPORARILY_UNAVAILABLE
-    assert refused.value.retry_after == 1
-
-    await world.reset(channel, issued)  # the same code and token, once there is room
-    assert await world.hashing.verify(world.store.users[world.alice.id].password_hash, NEW_PASSWORD)
 
 
 def room_for_one_reset(world: World) -> int:

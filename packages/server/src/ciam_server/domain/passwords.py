@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -100,41 +100,48 @@ class PasswordHashing:
 
     @property
     def waiting(self) -> int:
-        """Calls waiting for a thread."""
+        """Calls admitted and not running yet."""
         return max(0, self._pending - self.pool_size)
 
     def has_room(self, calls: int) -> bool:
-        """Whether ``calls`` more calls would be admitted now, next to the calls submitted and
-        the room booked; nothing is reserved."""
+        """Whether ``calls`` more calls would be admitted now, next to the calls admitted and
+        not finished and the room booked; nothing is reserved."""
         return self._pending + self._booked + calls <= self.pool_size + self.queue_limit
 
     def _admit(self, calls: int) -> None:
+        """Count ``calls`` calls as admitted from now on, or raise :class:`HashingBusyError`.
+        Each is counted until it finishes (:meth:`_submit`), or until it is given up."""
         if not self.has_room(calls):
             raise HashingBusyError
+        self._pending += calls
 
     def book(self, calls: int) -> Booking:
         """Hold room for ``calls`` calls to be made later, through :meth:`hash_unless_reused`,
         or raise :class:`HashingBusyError` at once. Release the booking when the work ends,
         whether or not it made the calls."""
-        self._admit(calls)
+        if not self.has_room(calls):
+            raise HashingBusyError
         self._booked += calls
         return Booking(self, calls)
 
     def _release(self, calls: int) -> None:
         self._booked -= calls
 
-    async def _run(self, function: Callable[..., T], *args: str) -> T:
-        self._pending += 1
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
-        finally:
-            self._pending -= 1
+    def _submit(self, function: Callable[..., T], *args: str) -> asyncio.Future[T]:
+        """Hand an admitted call to the pool at once; it stops counting when it finishes."""
+        done = asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
+        done.add_done_callback(self._finished)
+        return done
+
+    def _finished(self, done: asyncio.Future[Any]) -> None:
+        self._pending -= 1
+        if not done.cancelled():
             self.operations += 1
 
     async def hash(self, password: str) -> str:
         """A new argon2id PHC string for ``password``."""
         self._admit(1)
-        return await self._run(self._hasher.hash, password)
+        return await self._submit(self._hasher.hash, password)
 
     def _verify(self, password_hash: str, password: str) -> bool:
         try:
@@ -145,7 +152,7 @@ class PasswordHashing:
     async def verify(self, password_hash: str, password: str) -> bool:
         """Whether ``password`` matches ``password_hash``."""
         self._admit(1)
-        return await self._run(self._verify, password_hash, password)
+        return await self._submit(self._verify, password_hash, password)
 
     async def hash_unless_reused(
         self, previous_hashes: list[str], password: str, *, booking: Booking | None = None
@@ -164,16 +171,18 @@ class PasswordHashing:
                 raise ValueError(f"{calls} calls do not fit a booking of {booking.calls}")
             booking.release()  # its room is taken back by the admission below, with no await
         self._admit(calls)
-        self._pending += 1  # the new hash's place
+        hash_place_held = True
         try:
             checks = await asyncio.gather(
-                *(self._run(self._verify, h, password) for h in previous_hashes)
+                *(self._submit(self._verify, h, password) for h in previous_hashes)
             )
+            if any(checks):
+                return None
+            hash_place_held = False
+            return await self._submit(self._hasher.hash, password)
         finally:
-            self._pending -= 1  # ``_run`` takes it back at once, with no await between
-        if any(checks):
-            return None
-        return await self._run(self._hasher.hash, password)
+            if hash_place_held:  # the new hash was not made
+                self._pending -= 1
 
     def close(self) -> None:
         """Stop the pool's threads once the work in hand is done."""
