@@ -180,6 +180,14 @@ def verifications_held(hashing: PasswordHashing) -> Iterator[threading.Event]:
         hashing.close()
 
 
+@pytest.fixture
+def small_pool() -> Iterator[PasswordHashing]:
+    """One thread and two waiting calls: room for 3 calls."""
+    hashing = PasswordHashing(PARAMETERS, pool_size=1, queue_limit=2)
+    yield hashing
+    hashing.close()
+
+
 async def test_work_past_the_queue_limit_is_refused_at_once() -> None:
     # One thread, one waiting call allowed: a third call finds the pool full.
     hashing = PasswordHashing(PARAMETERS, pool_size=1, queue_limit=1)
@@ -197,15 +205,13 @@ async def test_work_past_the_queue_limit_is_refused_at_once() -> None:
         assert await hashing.hash_unless_reused([await hashing.hash("z")], "z") is None  # room
 
 
-async def test_a_reset_s_calls_are_admitted_whole_or_not_at_all() -> None:
-    hashing = PasswordHashing(PARAMETERS, pool_size=1, queue_limit=2)
-    try:
-        with pytest.raises(HashingBusyError):
-            await hashing.hash_unless_reused(["a", "b", "c"], "y")  # 3 checks + 1 hash > 1 + 2
-        assert hashing.waiting == 0
-        assert hashing.operations == 0
-    finally:
-        hashing.close()
+async def test_a_reset_s_calls_are_admitted_whole_or_not_at_all(
+    small_pool: PasswordHashing,
+) -> None:
+    with pytest.raises(HashingBusyError):
+        await small_pool.hash_unless_reused(["a", "b", "c"], "y")  # 3 checks + 1 hash > 1 + 2
+    assert small_pool.waiting == 0
+    assert small_pool.operations == 0
 
 
 async def test_the_new_hash_keeps_its_place_while_the_checks_run() -> None:
@@ -237,72 +243,60 @@ async def test_argon2_threads_run_at_a_lower_priority_than_the_event_loop(
     assert pool_niceness == min(19, loop_niceness + 10)
 
 
-async def test_has_room_tells_whether_calls_would_be_admitted_without_reserving_them() -> None:
-    hashing = PasswordHashing(PARAMETERS, pool_size=1, queue_limit=2)
-    try:
-        assert hashing.has_room(3)  # one running and two waiting
-        assert not hashing.has_room(4)
-        assert hashing.has_room(3)  # asking reserved nothing
-        await hashing.hash_unless_reused(["a", "b"], "y")  # 2 checks and 1 hash are admitted
-        with pytest.raises(HashingBusyError):
-            await hashing.hash_unless_reused(["a", "b", "c"], "y")
-    finally:
-        hashing.close()
+async def test_has_room_tells_whether_calls_would_be_admitted_without_reserving_them(
+    small_pool: PasswordHashing,
+) -> None:
+    assert small_pool.has_room(3)  # one running and two waiting
+    assert not small_pool.has_room(4)
+    assert small_pool.has_room(3)  # asking reserved nothing
+    await small_pool.hash_unless_reused(["a", "b"], "y")  # 2 checks and 1 hash are admitted
+    with pytest.raises(HashingBusyError):
+        await small_pool.hash_unless_reused(["a", "b", "c"], "y")
 
 
-async def test_a_booking_holds_room_that_only_its_own_calls_take() -> None:
-    hashing = PasswordHashing(PARAMETERS, pool_size=1, queue_limit=2)  # room for 3 calls
-    try:
-        booking = hashing.book(3)
-        assert not hashing.has_room(1)
-        with pytest.raises(HashingBusyError):
-            hashing.book(1)
-        with pytest.raises(HashingBusyError):
-            await hashing.hash("unbooked work")
+async def test_a_booking_holds_room_that_only_its_own_calls_take(
+    small_pool: PasswordHashing,
+) -> None:
+    booking = small_pool.book(3)
+    assert not small_pool.has_room(1)
+    with pytest.raises(HashingBusyError):
+        small_pool.book(1)
+    with pytest.raises(HashingBusyError):
+        await small_pool.hash("unbooked work")
 
-        new_hash = await hashing.hash_unless_reused(["a", "b"], "y", booking=booking)
+    new_hash = await small_pool.hash_unless_reused(["a", "b"], "y", booking=booking)
 
-        assert new_hash is not None
-        assert hashing.operations == 3
-        assert hashing.has_room(3)  # the calls are done and the booking is spent
-        booking.release()  # a second release changes nothing
-        assert hashing.has_room(3)
-        assert not hashing.has_room(4)
-    finally:
-        hashing.close()
+    assert new_hash is not None
+    assert small_pool.operations == 3
+    assert small_pool.has_room(3)  # the calls are done and the booking is spent
+    booking.release()  # a second release changes nothing
+    assert small_pool.has_room(3)
+    assert not small_pool.has_room(4)
 
 
-async def test_a_released_booking_gives_its_room_back() -> None:
-    hashing = PasswordHashing(PARAMETERS, pool_size=1, queue_limit=2)
-    try:
-        booking = hashing.book(2)
-        assert not hashing.has_room(2)
-        booking.release()
-        assert hashing.has_room(3)
-    finally:
-        hashing.close()
+async def test_a_released_booking_gives_its_room_back(
+    small_pool: PasswordHashing,
+) -> None:
+    booking = small_pool.book(2)
+    assert not small_pool.has_room(2)
+    booking.release()
+    assert small_pool.has_room(3)
 
 
-async def test_more_calls_than_booked_are_refused() -> None:
-    hashing = PasswordHashing(PARAMETERS, pool_size=1, queue_limit=2)
-    try:
-        booking = hashing.book(2)
-        with pytest.raises(ValueError, match="do not fit"):
-            await hashing.hash_unless_reused(["a", "b"], "y", booking=booking)
-        assert hashing.operations == 0
-    finally:
-        hashing.close()
+async def test_more_calls_than_booked_are_refused(small_pool: PasswordHashing) -> None:
+    booking = small_pool.book(2)
+    with pytest.raises(ValueError, match="do not fit"):
+        await small_pool.hash_unless_reused(["a", "b"], "y", booking=booking)
+    assert small_pool.operations == 0
 
 
-async def test_admitted_calls_count_from_their_admission_not_from_their_start() -> None:
-    hashing = PasswordHashing(PARAMETERS, pool_size=1, queue_limit=2)  # room for 3 calls
-    try:
-        reset = asyncio.ensure_future(hashing.hash_unless_reused(["a", "b"], "y"))
-        await asyncio.sleep(0)  # admitted: its checks are handed to the pool, not all started
-        assert not hashing.has_room(1)
-        with pytest.raises(HashingBusyError):
-            await hashing.hash("squeezed in")
-        assert await reset is not None
-        assert hashing.has_room(3)  # every call done, every place given back
-    finally:
-        hashing.close()
+async def test_admitted_calls_count_from_their_admission_not_from_their_start(
+    small_pool: PasswordHashing,
+) -> None:
+    reset = asyncio.ensure_future(small_pool.hash_unless_reused(["a", "b"], "y"))
+    await asyncio.sleep(0)  # admitted: its checks are handed to the pool, not all started
+    assert not small_pool.has_room(1)
+    with pytest.raises(HashingBusyError):
+        await small_pool.hash("squeezed in")
+    assert await reset is not None
+    assert small_pool.has_room(3)  # every call done, every place given back
