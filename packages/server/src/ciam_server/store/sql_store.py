@@ -15,7 +15,6 @@ from sqlalchemy import (
     Connection,
     CursorResult,
     Delete,
-    Executable,
     Insert,
     Row,
     Update,
@@ -331,13 +330,11 @@ class SqlStore:
     async def reserve_attempt(self, challenge_id: int, max_attempts: int) -> bool:
         # One conditional UPDATE: concurrent checks cannot both take the last attempt.
         parameters = {"challenge_id": challenge_id, "max_attempts": max_attempts}
-        return await self._run(
-            lambda session: _run_count(session, RESERVE_ATTEMPT, parameters) == 1
-        )
+        return await self._run(lambda session: _count(session, RESERVE_ATTEMPT, parameters) == 1)
 
     async def release_attempt(self, challenge_id: int) -> None:
         parameters = {"challenge_id": challenge_id}
-        await self._run(lambda session: _run_count(session, RELEASE_ATTEMPT, parameters))
+        await self._run(lambda session: _count(session, RELEASE_ATTEMPT, parameters))
 
     async def complete_reset(
         self,
@@ -409,7 +406,7 @@ class SqlStore:
             "client_ip": event.client_ip,
         }
         _check_audit_row(row)
-        await self._run(lambda session: _run_count(session, INSERT_AUDIT_EVENT, row))
+        await self._run(lambda session: _count(session, INSERT_AUDIT_EVENT, row))
 
     async def audit_events(
         self, *, limit: int = 100, identifier: str | None = None
@@ -634,15 +631,11 @@ def _seconds(wait: timedelta) -> int:
     return max(1, -(-microseconds // 1_000_000))
 
 
-def _count(session: Session, statement: Update | Insert | Delete) -> int:
-    """Run an UPDATE (or an upsert) and return the number of rows it matched (or wrote)."""
-    result = cast("CursorResult[Any]", session.execute(statement))
-    return result.rowcount
-
-
-def _run_count(session: Session, statement: Executable, parameters: dict[str, Any]) -> int:
-    """Run a prepared INSERT, UPDATE or DELETE on the session's connection; the number of
-    rows it wrote."""
+def _count(
+    session: Session, statement: Update | Insert | Delete, parameters: dict[str, Any] | None = None
+) -> int:
+    """Run an INSERT, UPDATE, DELETE or upsert on the session's connection; the number of rows
+    it matched (or wrote)."""
     result = cast("CursorResult[Any]", session.connection().execute(statement, parameters))
     return result.rowcount
 
