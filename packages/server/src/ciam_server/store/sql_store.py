@@ -55,6 +55,7 @@ from ciam_server.store.statements import (
     FAILURES_SINCE,
     INSERT_AUDIT_EVENT,
     INSERT_CHALLENGE,
+    LIVE,
     NEWEST_FOR_ADDRESS,
     NTH_NEWEST_FOR_ADDRESS,
     NTH_NEWEST_FOR_APPLICATION,
@@ -301,7 +302,7 @@ class SqlStore:
         """Retire the challenge now, unless it is already consumed or retired."""
         statement = (
             update(OtpChallengeRow)
-            .where(OtpChallengeRow.id == challenge_id, *_live())
+            .where(OtpChallengeRow.id == challenge_id, LIVE)
             .values(retired_at=datetime.now(UTC))
         )
         await self._run(lambda session: _count(session, statement))
@@ -349,7 +350,7 @@ class SqlStore:
             raise ValueError("history_depth must keep at least the new password")
         consume = (
             update(OtpChallengeRow)
-            .where(OtpChallengeRow.id == challenge_id, *_live())
+            .where(OtpChallengeRow.id == challenge_id, LIVE)
             .values(consumed_at=now)
         )
         change_password = (
@@ -638,11 +639,6 @@ def _count(
     it matched (or wrote)."""
     result = cast("CursorResult[Any]", session.connection().execute(statement, parameters))
     return result.rowcount
-
-
-def _live() -> tuple[Any, ...]:
-    """The condition for a challenge that is neither consumed nor retired."""
-    return (OtpChallengeRow.consumed_at.is_(None), OtpChallengeRow.retired_at.is_(None))
 
 
 def _user_key(channel: Channel) -> InstrumentedAttribute[str | None]:

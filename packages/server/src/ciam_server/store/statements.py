@@ -18,7 +18,8 @@ _applications = Base.metadata.tables[ApplicationRow.__tablename__]
 _challenges = Base.metadata.tables[OtpChallengeRow.__tablename__]
 _audit_events = Base.metadata.tables[AuditEventRow.__tablename__]
 
-_live = and_(_challenges.c.consumed_at.is_(None), _challenges.c.retired_at.is_(None))
+LIVE = and_(_challenges.c.consumed_at.is_(None), _challenges.c.retired_at.is_(None))
+"""The condition for a challenge that is neither consumed nor retired."""
 _address = and_(
     _challenges.c.channel == bindparam("channel"),
     _challenges.c.identifier == bindparam("identifier"),
@@ -39,7 +40,7 @@ RETIRE_LIVE_CHALLENGES = (
         _challenges.c.usage == bindparam("of_usage"),
         _challenges.c.channel == bindparam("of_channel"),
         _challenges.c.identifier == bindparam("of_identifier"),
-        _live,
+        LIVE,
     )
     .values(retired_at=bindparam("now"))
 )
@@ -91,7 +92,7 @@ RESERVE_ATTEMPT = (
     .where(
         _challenges.c.id == bindparam("challenge_id"),
         _challenges.c.attempts < bindparam("max_attempts"),
-        _live,
+        LIVE,
     )
     .values(attempts=_challenges.c.attempts + 1)
 )
