@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, event, make_url, text
+from sqlalchemy import URL, Connection, Engine, event, make_url, text
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -29,7 +29,7 @@ def create_engine(url: str) -> AsyncEngine:
     return engine
 
 
-def create_sqlite_worker_engine(url: str) -> Engine:
+def create_sqlite_worker_engine(url: str | URL) -> Engine:
     """A synchronous engine (the standard library's ``sqlite3``) on the SQLite file that the
     async ``url`` names, holding one connection: the one the store's worker thread uses."""
     engine = create_sync_engine(

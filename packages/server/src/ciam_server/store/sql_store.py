@@ -105,8 +105,7 @@ class SqlStore:
         self._postgresql = engine.dialect.name == "postgresql"
         self._worker: SqliteWorker | None = None
         if engine.dialect.name == "sqlite":
-            url = engine.url.render_as_string(hide_password=False)
-            self._worker = SqliteWorker(create_sqlite_worker_engine(url))
+            self._worker = SqliteWorker(create_sqlite_worker_engine(engine.url))
 
     async def close(self) -> None:
         """Finish the transactions under way and release the store's own connection."""
