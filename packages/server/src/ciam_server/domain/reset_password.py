@@ -140,10 +140,15 @@ class ResetPassword:
             context=context,
         )
 
+    @property
+    def _argon2_calls(self) -> int:
+        """A reset's argon2 calls at most: the new hash and the history checks."""
+        return 1 + self.history_depth
+
     def ensure_room(self) -> None:
         """Step 0: refuse the reset (``temporarily_unavailable``) while the argon2 pool has no
-        room for a reset's calls (the new hash and the history checks)."""
-        if not self.hashing.has_room(1 + self.history_depth):
+        room for a reset's calls."""
+        if not self.hashing.has_room(self._argon2_calls):
             raise _busy()
 
     async def _reset(
@@ -160,7 +165,7 @@ class ResetPassword:
         await self._check_failures(attempt, now)
         await self._prove_code(challenge, attempt, now)
         try:
-            booking = self.hashing.book(1 + self.history_depth)
+            booking = self.hashing.book(self._argon2_calls)
         except HashingBusyError:
             raise _busy() from None
         try:
