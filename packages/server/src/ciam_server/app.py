@@ -21,9 +21,9 @@ from ciam_server.api.errors import EXCEPTION_HANDLERS, error_response, not_found
 from ciam_server.api.idempotency import Idempotency
 from ciam_server.api.ip_limit import (
     IpRateLimitMiddleware,
-    MemoryCounter,
-    RedisCounter,
-    WindowCounter,
+    MemoryLog,
+    RedisLog,
+    RequestLog,
 )
 from ciam_server.api.metrics import (
     MeteredSender,
@@ -111,9 +111,9 @@ def _constant(value: T) -> Callable[[], T]:
     return lambda: value
 
 
-def _ip_counter(settings: Settings) -> WindowCounter:
-    """Redis when several instances or workers must share the counts, else this process's."""
-    return MemoryCounter() if settings.redis_url is None else RedisCounter(settings.redis_url)
+def _ip_log(settings: Settings) -> RequestLog:
+    """Redis when several instances or workers must share the log, else this process's."""
+    return MemoryLog() if settings.redis_url is None else RedisLog(settings.redis_url)
 
 
 @get("/healthz", include_in_schema=False, sync_to_thread=False)
@@ -170,7 +170,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         queue_limit=settings.argon2_queue_limit,
     )
     metrics = Metrics(hashing)
-    ip_counter = _ip_counter(settings)
+    ip_log = _ip_log(settings)
     sender = MeteredSender(delivery, metrics)
     auditor = Auditor(log=store, clock=utc_now)
     send_otp_flow = SendOtp(
@@ -205,7 +205,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             # Runs once the server has stopped taking requests and finished those in hand.
             if isinstance(delivery, ChannelSender):
                 await delivery.aclose()
-            await ip_counter.aclose()
+            await ip_log.aclose()
             hashing.close()
             await store.close()
             await engine.dispose()
@@ -213,7 +213,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             api_router(
-                IpRateLimitMiddleware(settings.ip_rate_limit, ip_counter)
+                IpRateLimitMiddleware(settings.ip_rate_limit, ip_log)
                 if settings.ip_rate_limit
                 else None
             ),

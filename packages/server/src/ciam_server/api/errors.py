@@ -72,7 +72,7 @@ def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Re
 def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     code = _CODE_BY_STATUS.get(exc.status_code)
     if code is ErrorCode.TOO_MANY_REQUESTS:
-        # Litestar's rate limiter tells when its window resets; Retry-After says it plainly.
+        # The limit tells when a place frees (RateLimit-Reset); Retry-After says it plainly.
         headers = dict(exc.headers or {})
         headers["Retry-After"] = headers.get("RateLimit-Reset", "60")
         return error_response(code, "Too many requests from this address.", headers=headers)

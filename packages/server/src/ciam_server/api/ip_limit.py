@@ -1,14 +1,25 @@
-"""The per-address request limit on the API endpoints: ``CIAM_IP_RATE_LIMIT`` requests a minute.
+"""The per-address request limit on the API endpoints: at most ``CIAM_IP_RATE_LIMIT`` requests
+admitted from one address in any 60 seconds.
 
-Counted in fixed one-minute windows (so a burst straddling two windows can reach twice the limit
-within a minute), with one atomic increment per request: in this process's
-memory by default, or in Redis (``CIAM_REDIS_URL``) so that every instance and worker shares the
-count. The address is the peer's, or the one a trusted proxy forwarded (see ``serve``).
+The limit keeps a sliding log of the times at which each address's requests were admitted. A
+request is admitted while fewer than the limit were admitted in the last 60 seconds; a refused
+one is told when the oldest of those leaves the window, and is not logged, so a caller that
+waits as told gets in and one that keeps retrying gains nothing. Unlike counts in fixed
+one-minute windows, no burst straddling two windows gets twice the limit through. The log holds
+at most one entry per request the server admitted in the last minute.
+
+It lives in this process's memory by default, or in Redis (``CIAM_REDIS_URL``) so that every
+instance and worker shares it. The address is the peer's, or the one a trusted proxy forwarded
+(see ``serve``).
 """
 
 from __future__ import annotations
 
+import math
 import time
+import uuid
+from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
 from litestar.enums import ScopeType
@@ -21,7 +32,7 @@ WINDOW_SECONDS = 60
 
 
 class _Shared:
-    """A counter is one resource shared by every route it guards: Litestar deep-copies the
+    """A log is one resource shared by every route it guards: Litestar deep-copies the
     middleware of its routers, and the copies must count together (and a Redis connection
     pool cannot be copied at all)."""
 
@@ -29,46 +40,81 @@ class _Shared:
         return self
 
 
-class WindowCounter(Protocol):
-    async def hit(self, key: str) -> int:
-        """Count one request under ``key`` and return the count so far in its window."""
+class RequestLog(Protocol):
+    async def take(self, address: str, limit: int) -> float:
+        """Admit and log one request from ``address`` if fewer than ``limit`` were admitted in
+        the last ``WINDOW_SECONDS``, returning 0; else log nothing and return the seconds until
+        the oldest of them leaves the window."""
 
     async def aclose(self) -> None: ...
 
 
-class MemoryCounter(_Shared):
-    """Counts in this process: right for one server process, not for several."""
+class MemoryLog(_Shared):
+    """Logs in this process: right for one server process, not for several."""
 
-    def __init__(self) -> None:
-        self._counts: dict[str, int] = {}
-        self._window = -1
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._admitted: dict[str, deque[float]] = {}
+        self._next_sweep = clock() + WINDOW_SECONDS
 
-    async def hit(self, key: str) -> int:
-        window = int(time.time() // WINDOW_SECONDS)
-        if window != self._window:  # a new minute: the old counts can go
-            self._counts.clear()
-            self._window = window
-        count = self._counts.get(key, 0) + 1
-        self._counts[key] = count
-        return count
+    async def take(self, address: str, limit: int) -> float:
+        now = self._clock()
+        if now >= self._next_sweep:
+            self._forget_silent(now)
+        admitted = self._admitted.setdefault(address, deque())
+        while admitted and admitted[0] <= now - WINDOW_SECONDS:
+            admitted.popleft()
+        if len(admitted) < limit:
+            admitted.append(now)
+            return 0.0
+        return admitted[0] + WINDOW_SECONDS - now
+
+    def _forget_silent(self, now: float) -> None:
+        """Once a window, drop the addresses with nothing admitted in the last one."""
+        horizon = now - WINDOW_SECONDS
+        self._admitted = {
+            address: admitted
+            for address, admitted in self._admitted.items()
+            if admitted and admitted[-1] > horizon
+        }
+        self._next_sweep = now + WINDOW_SECONDS
 
     async def aclose(self) -> None:
-        self._counts.clear()
+        self._admitted.clear()
 
 
-class RedisCounter(_Shared):
-    """Counts in Redis: INCR and EXPIRE in one transaction, so concurrent requests on any
-    number of instances never read and write over each other."""
+# One sorted set per address: member a request's unique id, score the microsecond it was
+# admitted, by Redis's clock (one clock for every instance, whatever theirs say). The check and
+# the record are one script, so concurrent requests on any instances cannot take the last place
+# twice. Returns 0 when admitted, else the microseconds until the oldest entry leaves.
+_TAKE_SCRIPT = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local window = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+    redis.call('ZADD', KEYS[1], now, ARGV[3])
+    redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000))
+    return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return tonumber(oldest[2]) + window - now
+"""
+
+
+class RedisLog(_Shared):
+    """Logs in Redis, shared by every instance and worker that names the same Redis."""
 
     def __init__(self, url: str) -> None:
         self._redis: Redis = Redis.from_url(url)
+        self._take = self._redis.register_script(_TAKE_SCRIPT)
 
-    async def hit(self, key: str) -> int:
-        async with self._redis.pipeline(transaction=True) as pipeline:
-            pipeline.incr(key)
-            pipeline.expire(key, WINDOW_SECONDS * 2)
-            count, _ = await pipeline.execute()
-        return int(count)
+    async def take(self, address: str, limit: int) -> float:
+        window_us = WINDOW_SECONDS * 1_000_000
+        wait_us = await self._take(
+            keys=[f"ciam-ip-log:{address}"], args=[window_us, limit, uuid.uuid4().hex]
+        )
+        return int(wait_us) / 1_000_000
 
     async def aclose(self) -> None:
         await self._redis.aclose()
@@ -77,23 +123,20 @@ class RedisCounter(_Shared):
 class IpRateLimitMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
 
-    def __init__(self, limit: int, counter: WindowCounter) -> None:
+    def __init__(self, limit: int, log: RequestLog) -> None:
         self.limit = limit
-        self.counter = counter
+        self.log = log
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         client = scope.get("client")
         address = client[0] if client else "unknown"
-        now = time.time()
-        window = int(now // WINDOW_SECONDS)
-        count = await self.counter.hit(f"ciam-ip-limit:{window}:{address}")
-        if count > self.limit:
-            reset = max(1, int((window + 1) * WINDOW_SECONDS - now))
+        wait = await self.log.take(address, self.limit)
+        if wait > 0:
             raise TooManyRequestsException(
                 headers={
                     "RateLimit-Limit": str(self.limit),
                     "RateLimit-Remaining": "0",
-                    "RateLimit-Reset": str(reset),
+                    "RateLimit-Reset": str(max(1, math.ceil(wait))),
                 }
             )
         await next_app(scope, receive, send)
