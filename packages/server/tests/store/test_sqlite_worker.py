@@ -110,12 +110,15 @@ async def test_units_queued_together_share_one_commit(
 
 
 async def test_a_failing_unit_takes_back_only_its_own_writes(
-    worker: SqliteWorker, database: Path
+    worker: SqliteWorker, engine: Engine, database: Path
 ) -> None:
     def insert_then_fail(session: Session) -> int:
         insert_parent(2)(session)
         session.execute(text("INSERT INTO children (id, parent_id) VALUES (1, 999)"))
         return 2
+
+    commits: list[None] = []
+    event.listen(engine, "commit", lambda _: commits.append(None))
 
     results = await queued_behind(worker, [insert_parent(1), insert_then_fail, insert_parent(3)])
 
@@ -123,6 +126,26 @@ async def test_a_failing_unit_takes_back_only_its_own_writes(
     assert isinstance(results[1], IntegrityError)  # no parent 999
     assert results[2] == 3
     assert stored_parents(database) == [1, 3]
+    # The holding unit's batch; then the batch of three, rolled back when its second unit
+    # failed, each unit run again alone: two of them committed.
+    assert len(commits) == 3
+
+
+async def test_units_run_without_savepoints_in_one_immediate_transaction(
+    worker: SqliteWorker, engine: Engine
+) -> None:
+    statements: list[str] = []
+    event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda _connection, _cursor, statement, *_: statements.append(statement),
+    )
+
+    await queued_behind(worker, [insert_parent(n) for n in range(1, 6)])
+
+    insert = "INSERT INTO parents (id) VALUES (?)"
+    assert statements[-6:] == ["BEGIN IMMEDIATE"] + [insert] * 5
+    assert not [s for s in statements if s.upper().startswith(("SAVEPOINT", "RELEASE"))]
 
 
 async def test_a_failed_commit_fails_every_unit_of_its_batch_and_keeps_none(

@@ -25,29 +25,33 @@ def create_engine(url: str) -> AsyncEngine:
     ``postgresql+asyncpg://user@host/db``."""
     engine = create_async_engine(url)
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine.sync_engine)
+        _configure_sqlite_connections(engine.sync_engine)
+        _begin_immediate(engine.sync_engine)
     return engine
 
 
 def create_sqlite_worker_engine(url: str | URL) -> Engine:
     """A synchronous engine (the standard library's ``sqlite3``) on the SQLite file that the
-    async ``url`` names, holding one connection: the one the store's worker thread uses."""
+    async ``url`` names, holding one connection: the one the store's worker thread uses.
+
+    The worker emits ``BEGIN IMMEDIATE`` itself. With no listener for the engine's connection
+    events, SQLAlchemy skips dispatching events for each statement it runs."""
     engine = create_sync_engine(
         make_url(url).set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0
     )
-    _configure_sqlite(engine)
+    _configure_sqlite_connections(engine)
     return engine
 
 
-def _configure_sqlite(engine: Engine) -> None:
-    """WAL, enforced foreign keys, and write transactions that queue instead of failing.
+def _configure_sqlite_connections(engine: Engine) -> None:
+    """WAL, enforced foreign keys, a busy timeout, and no transactions begun by the driver.
 
     A deferred SQLite transaction that reads and then writes fails at once with "database is
     locked" when another connection wrote in between; waiting would not help, so SQLite does
     not wait. Every transaction therefore starts with ``BEGIN IMMEDIATE``, which takes the
     write lock up front and waits up to the busy timeout for it. The driver's own transaction
-    handling is turned off so that SQLAlchemy emits that BEGIN (the recipe in SQLAlchemy's
-    SQLite dialect documentation).
+    handling is turned off so that SQLAlchemy, or the store's worker, emits that BEGIN (the
+    recipe in SQLAlchemy's SQLite dialect documentation).
     """
 
     @event.listens_for(engine, "connect")
@@ -58,6 +62,10 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
+
+
+def _begin_immediate(engine: Engine) -> None:
+    """Every transaction SQLAlchemy begins on ``engine`` is an IMMEDIATE one."""
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Connection) -> None:

@@ -113,7 +113,10 @@ class SqlStore:
             await self._worker.close()
 
     async def _run(self, work: Callable[[Session], T]) -> T:
-        """``work(session)`` in a transaction of its own, committed when this returns."""
+        """``work(session)`` in a transaction of its own, committed when this returns.
+
+        ``work`` may run more than once (the SQLite worker runs a batch's units again after one
+        of them failed), so it makes the rows it adds itself and keeps no state between runs."""
         if self._worker is not None:
             return await self._worker.run(work)
         async with self._sessions.begin() as session:
@@ -137,23 +140,23 @@ class SqlStore:
         secret_hash: str | None,
         allow_otp_send: bool,
     ) -> Application:
-        row = ApplicationRow(
-            client_id=client_id,
-            name=name,
-            app_type=app_type.value,
-            secret_hash=secret_hash,
-            allow_otp_send=allow_otp_send,
-        )
 
-        def work(session: Session) -> None:
+        def work(session: Session) -> Application:
+            row = ApplicationRow(
+                client_id=client_id,
+                name=name,
+                app_type=app_type.value,
+                secret_hash=secret_hash,
+                allow_otp_send=allow_otp_send,
+            )
             session.add(row)
             session.flush()
+            return _application(row)
 
         try:
-            await self._run(work)
+            return await self._run(work)
         except IntegrityError as error:
             raise AlreadyExistsError(f"application {client_id!r} already exists") from error
-        return _application(row)
 
     async def list_applications(self) -> list[Application]:
         def work(session: Session) -> list[Application]:
@@ -199,27 +202,27 @@ class SqlStore:
         """Add a user with ``password_hash`` as the first entry of its password history."""
         if email is None and phone_number is None:
             raise ValueError("a user needs an email or a phone number")
-        row = UserRow(
-            email=email,
-            phone_number=phone_number,
-            password_hash=password_hash,
-            created_at=now,
-            updated_at=now,
-        )
 
-        def work(session: Session) -> None:
+        def work(session: Session) -> User:
+            row = UserRow(
+                email=email,
+                phone_number=phone_number,
+                password_hash=password_hash,
+                created_at=now,
+                updated_at=now,
+            )
             session.add(row)
             session.flush()
             session.add(
                 PasswordHistoryRow(user_id=row.id, password_hash=password_hash, created_at=now)
             )
             session.flush()
+            return _user(row)
 
         try:
-            await self._run(work)
+            return await self._run(work)
         except IntegrityError as error:
             raise AlreadyExistsError("a user with this email or phone number exists") from error
-        return _user(row)
 
     async def find_user(self, channel: Channel, identifier: str) -> User | None:
         statement = select(UserRow).where(_user_key(channel) == identifier)

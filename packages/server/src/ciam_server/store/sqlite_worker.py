@@ -5,9 +5,15 @@ event loop through an async driver, every statement is a round trip to a driver 
 concurrent transactions on several connections wait for the write lock in SQLite's busy
 handler: a few milliseconds of CPU and of waiting per transaction. Here a single thread owns a
 plain (synchronous) connection and takes every unit of work queued while the previous commit ran
-as one batch: one ``BEGIN IMMEDIATE``, each unit in a savepoint of its own (so a unit that fails
-takes back only its own writes), one ``COMMIT`` (group commit). A caller is answered only after
-the commit that holds its work, so nothing answered is lost on a crash.
+as one batch: one ``BEGIN IMMEDIATE``, the units one after another, one ``COMMIT`` (group
+commit). A caller is answered only after the commit that holds its work, so nothing answered is
+lost on a crash.
+
+Units rarely fail, so they run without a savepoint each (``SAVEPOINT`` and ``RELEASE`` through
+SQLAlchemy cost more than most units' own statements). When one raises, the batch's transaction
+is rolled back and every unit of the batch runs again in a transaction of its own, so that only
+the failing unit fails; units are therefore written to be run again (they hold no state of
+their own between runs). A failure to begin or to commit fails the whole batch.
 
 Other processes using the same file (``serve --workers``) still take turns through SQLite's
 write lock, waiting up to its busy timeout.
@@ -105,15 +111,9 @@ class SqliteWorker:
                 return
 
     def _run_batch(self, batch: list[_Job[Any]]) -> None:
-        try:
-            # The engine's pool holds the one SQLite connection; taking it for each batch
-            # makes SQLAlchemy's statement logging follow the logging level of the moment.
-            with self._engine.connect() as connection, connection.begin():
-                for job in batch:
-                    _run_in_savepoint(connection, job)
-        except Exception as error:  # the batch could not begin or commit: none of it is kept
+        if self._run_together(batch) and len(batch) > 1:
             for job in batch:
-                job.value, job.error = None, error
+                self._run_together([job])
         by_loop: dict[asyncio.AbstractEventLoop, list[_Job[Any]]] = {}
         for job in batch:
             by_loop.setdefault(job.loop, []).append(job)
@@ -123,17 +123,38 @@ class SqliteWorker:
             except RuntimeError:  # that event loop is closed: nobody is waiting any more
                 continue
 
+    def _run_together(self, jobs: list[_Job[Any]]) -> bool:
+        """Run ``jobs`` in one transaction, committed unless one of them raised; True if one
+        raised (the transaction then kept nothing, and that unit holds its error)."""
+        try:
+            # The engine's pool holds the one SQLite connection; taking it for each batch
+            # makes SQLAlchemy's statement logging follow the logging level of the moment.
+            with self._engine.connect() as connection, connection.begin():
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                for job in jobs:
+                    _run_unit(connection, job)
+        except _UnitFailedError:
+            return True
+        except Exception as error:  # the batch could not begin or commit: none of it is kept
+            for job in jobs:
+                job.value, job.error = None, error
+        return False
 
-def _run_in_savepoint(connection: Connection, job: _Job[Any]) -> None:
+
+class _UnitFailedError(Exception):
+    """A unit raised (its error is on its job): leaves the batch's transaction, rolling it back."""
+
+
+def _run_unit(connection: Connection, job: _Job[Any]) -> None:
     try:
+        # "rollback_only": the session neither commits nor releases the batch's transaction.
         with (
             Session(
-                bind=connection,
-                join_transaction_mode="create_savepoint",
-                expire_on_commit=False,
+                bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False
             ) as session,
             session.begin(),
         ):
-            job.value = job.work(session)
+            job.value, job.error = job.work(session), None
     except Exception as error:
-        job.error = error
+        job.value, job.error = None, error
+        raise _UnitFailedError from error
