@@ -34,6 +34,7 @@ from ciam_server.api.metrics import (
 from ciam_server.api.request_id import echo_request_id, request_id_of
 from ciam_server.api.reset_page import reset_page_router
 from ciam_server.api.routes import (
+    ApiServices,
     Locales,
     UnsupportedMediaTypeError,
     api_router,
@@ -195,6 +196,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         auditor=auditor,
     )
 
+    services = ApiServices(
+        store=store,
+        send_otp=send_otp_flow,
+        reset_password=reset_password_flow,
+        idempotency=idempotency,
+        locales=locales,
+    )
+
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         if settings.mode is Mode.PRODUCTION and await pending_migrations(settings.database_url):
@@ -223,14 +232,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             reset_page_router,
         ],
         dependencies={
-            name: Provide(_constant(value), use_cache=True, sync_to_thread=False)
-            for name, value in {
-                "store": store,
-                "send_otp_flow": send_otp_flow,
-                "reset_password_flow": reset_password_flow,
-                "idempotency": idempotency,
-                "locales": locales,
-            }.items()
+            "services": Provide(_constant(services), use_cache=True, sync_to_thread=False)
         },
         exception_handlers={
             **EXCEPTION_HANDLERS,

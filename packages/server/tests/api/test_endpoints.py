@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.testing import AsyncTestClient
 
+from ciam_server.api.routes import ApiServices
 from ciam_server.app import create_app
 from ciam_server.domain.models import Channel
 from ciam_server.domain.passwords import PasswordHashing
@@ -206,18 +206,20 @@ async def test_the_health_check_answers(client: Client) -> None:
     assert response.json() == {"status": "ok"}
 
 
-def provided(app: Litestar, name: str) -> Any:
-    """The object the app injects as ``name``."""
-    dependency = app.dependencies[name]
+def provided_services(app: Litestar) -> ApiServices:
+    """What the app injects into its endpoints."""
+    dependency = app.dependencies["services"]
     assert isinstance(dependency, Provide)
-    return dependency.dependency()
+    services = dependency.dependency()
+    assert isinstance(services, ApiServices)
+    return services
 
 
 async def test_a_reset_the_argon2_pool_has_no_room_for_is_refused_before_any_work(
     app: Litestar, client: Client, store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    flow = provided(app, "reset_password_flow")
-    app_store = provided(app, "store")
+    services = provided_services(app)
+    flow, app_store = services.reset_password, services.store
 
     async def untouched(*_: object, **__: object) -> None:
         raise AssertionError("the database was used for a reset refused as busy")
