@@ -10,9 +10,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from ciam_server.store.database import create_sqlite_worker_engine
 from ciam_server.store.sqlite_worker import SqliteWorker, StoreClosedError
@@ -56,19 +55,19 @@ def stored_parents(database: Path) -> list[int]:
         connection.close()
 
 
-def insert_parent(parent_id: int) -> Callable[[Session], int]:
-    def work(session: Session) -> int:
-        session.execute(text("INSERT INTO parents (id) VALUES (:id)"), {"id": parent_id})
+def insert_parent(parent_id: int) -> Callable[[Connection], int]:
+    def work(connection: Connection) -> int:
+        connection.execute(text("INSERT INTO parents (id) VALUES (:id)"), {"id": parent_id})
         return parent_id
 
     return work
 
 
-def held_until(release: threading.Event) -> Callable[[Session], None]:
+def held_until(release: threading.Event) -> Callable[[Connection], None]:
     """A unit of work that keeps the worker busy until ``release`` is set, so that the units
     given meanwhile queue up and are taken as one batch."""
 
-    def work(_: Session) -> None:
+    def work(_: Connection) -> None:
         if not release.wait(timeout=10):
             raise TimeoutError("never released")
 
@@ -76,7 +75,7 @@ def held_until(release: threading.Event) -> Callable[[Session], None]:
 
 
 async def queued_behind(
-    worker: SqliteWorker, works: list[Callable[[Session], int]]
+    worker: SqliteWorker, works: list[Callable[[Connection], int]]
 ) -> list[int | BaseException]:
     """Run ``works`` as one batch, behind a unit that holds the worker while they queue."""
     release = threading.Event()
@@ -112,9 +111,9 @@ async def test_units_queued_together_share_one_commit(
 async def test_a_failing_unit_takes_back_only_its_own_writes(
     worker: SqliteWorker, engine: Engine, database: Path
 ) -> None:
-    def insert_then_fail(session: Session) -> int:
-        insert_parent(2)(session)
-        session.execute(text("INSERT INTO children (id, parent_id) VALUES (1, 999)"))
+    def insert_then_fail(connection: Connection) -> int:
+        insert_parent(2)(connection)
+        connection.execute(text("INSERT INTO children (id, parent_id) VALUES (1, 999)"))
         return 2
 
     commits: list[None] = []
@@ -151,10 +150,10 @@ async def test_units_run_without_savepoints_in_one_immediate_transaction(
 async def test_a_failed_commit_fails_every_unit_of_its_batch_and_keeps_none(
     worker: SqliteWorker, database: Path
 ) -> None:
-    def orphan_found_at_commit(session: Session) -> int:
+    def orphan_found_at_commit(connection: Connection) -> int:
         # A deferred foreign key is checked when the whole transaction commits.
-        session.execute(text("PRAGMA defer_foreign_keys = ON"))
-        session.execute(text("INSERT INTO children (id, parent_id) VALUES (1, 999)"))
+        connection.execute(text("PRAGMA defer_foreign_keys = ON"))
+        connection.execute(text("INSERT INTO children (id, parent_id) VALUES (1, 999)"))
         return 0
 
     results = await queued_behind(

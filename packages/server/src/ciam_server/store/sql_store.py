@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
@@ -27,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ciam_server.domain.models import (
@@ -101,7 +102,7 @@ class SqlStore:
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._engine = engine
         self._postgresql = engine.dialect.name == "postgresql"
         self._worker: SqliteWorker | None = None
         if engine.dialect.name == "sqlite":
@@ -112,21 +113,26 @@ class SqlStore:
         if self._worker is not None:
             await self._worker.close()
 
-    async def _run(self, work: Callable[[Session], T]) -> T:
-        """``work(session)`` in a transaction of its own, committed when this returns.
+    async def _run(self, work: Callable[[Connection], T]) -> T:
+        """``work(connection)`` in a transaction of its own, committed when this returns.
 
         ``work`` may run more than once (the SQLite worker runs a batch's units again after one
         of them failed), so it makes the rows it adds itself and keeps no state between runs."""
         if self._worker is not None:
             return await self._worker.run(work)
-        async with self._sessions.begin() as session:
-            return await session.run_sync(work)
+        async with self._engine.begin() as connection:
+            return await connection.run_sync(work)
+
+    async def _run_in_session(self, work: Callable[[Session], T]) -> T:
+        """``work(session)`` with an ORM session, as :meth:`_run` runs a unit; for the units
+        that load or add mapped objects (the others do without the session's cost)."""
+        return await self._run(partial(_in_session, work))
 
     # Applications
 
     async def get_application(self, client_id: str) -> Application | None:
-        def work(session: Session) -> Application | None:
-            row = session.connection().execute(APPLICATION, {"client_id": client_id}).first()
+        def work(connection: Connection) -> Application | None:
+            row = connection.execute(APPLICATION, {"client_id": client_id}).first()
             return None if row is None else _application(row)
 
         return await self._run(work)
@@ -154,7 +160,7 @@ class SqlStore:
             return _application(row)
 
         try:
-            return await self._run(work)
+            return await self._run_in_session(work)
         except IntegrityError as error:
             raise AlreadyExistsError(f"application {client_id!r} already exists") from error
 
@@ -163,7 +169,7 @@ class SqlStore:
             rows = session.scalars(select(ApplicationRow).order_by(ApplicationRow.client_id))
             return [_application(row) for row in rows]
 
-        return await self._run(work)
+        return await self._run_in_session(work)
 
     async def set_application_secret(self, client_id: str, secret_hash: str) -> bool:
         """Replace the application's secret hash; False when there is no such application."""
@@ -172,7 +178,7 @@ class SqlStore:
             .where(ApplicationRow.client_id == client_id)
             .values(secret_hash=secret_hash)
         )
-        return await self._run(lambda session: _count(session, statement) == 1)
+        return await self._run(lambda connection: _count(connection, statement) == 1)
 
     async def set_application_quota(
         self, client_id: str, channel: Channel, daily: int | None
@@ -187,7 +193,7 @@ class SqlStore:
             .where(ApplicationRow.client_id == client_id)
             .values({column: daily})
         )
-        return await self._run(lambda session: _count(session, statement) == 1)
+        return await self._run(lambda connection: _count(connection, statement) == 1)
 
     # Users and password history
 
@@ -220,7 +226,7 @@ class SqlStore:
             return _user(row)
 
         try:
-            return await self._run(work)
+            return await self._run_in_session(work)
         except IntegrityError as error:
             raise AlreadyExistsError("a user with this email or phone number exists") from error
 
@@ -231,7 +237,7 @@ class SqlStore:
             row = session.scalar(statement)
             return None if row is None else _user(row)
 
-        return await self._run(work)
+        return await self._run_in_session(work)
 
     async def set_user_frozen(self, channel: Channel, identifier: str, frozen: bool) -> bool:
         """Freeze or unfreeze a user; False when there is no such user."""
@@ -240,7 +246,7 @@ class SqlStore:
             .where(_user_key(channel) == identifier)
             .values(frozen=frozen, updated_at=datetime.now(UTC))
         )
-        return await self._run(lambda session: _count(session, statement) == 1)
+        return await self._run(lambda connection: _count(connection, statement) == 1)
 
     async def recent_password_hashes(self, user_id: int, limit: int) -> list[str]:
         statement = (
@@ -249,7 +255,7 @@ class SqlStore:
             .order_by(PasswordHistoryRow.id.desc())
             .limit(limit)
         )
-        return await self._run(lambda session: list(session.scalars(statement)))
+        return await self._run(lambda connection: list(connection.scalars(statement)))
 
     # Challenges
 
@@ -264,8 +270,7 @@ class SqlStore:
         decide each other's limits queue, on every server instance alike.
         """
 
-        def work(session: Session) -> int | Refusal:
-            connection = session.connection()
+        def work(connection: Connection) -> int | Refusal:
             if self._postgresql:
                 _lock_send(connection, challenge, quota=limits.app_daily_quota is not None)
             refusal = _check_limits(connection, challenge, limits)
@@ -307,7 +312,7 @@ class SqlStore:
             .where(OtpChallengeRow.id == challenge_id, LIVE)
             .values(retired_at=datetime.now(UTC))
         )
-        await self._run(lambda session: _count(session, statement))
+        await self._run(lambda connection: _count(connection, statement))
 
     async def identifier_failures(
         self, channel: Channel, identifier: str, since: datetime
@@ -316,15 +321,15 @@ class SqlStore:
         # nothing in the sum, and the oldest of the rest is the oldest with attempts.
         parameters = {"channel": channel.value, "identifier": identifier, "since": since}
 
-        def work(session: Session) -> tuple[int, datetime | None]:
-            total, oldest = session.connection().execute(FAILURES_SINCE, parameters).one()
+        def work(connection: Connection) -> tuple[int, datetime | None]:
+            total, oldest = connection.execute(FAILURES_SINCE, parameters).one()
             return int(total), oldest
 
         return await self._run(work)
 
     async def find_challenge(self, token_hash: str) -> Challenge | None:
-        def work(session: Session) -> Challenge | None:
-            found = session.connection().execute(CHALLENGE_BY_TOKEN, {"token_hash": token_hash})
+        def work(connection: Connection) -> Challenge | None:
+            found = connection.execute(CHALLENGE_BY_TOKEN, {"token_hash": token_hash})
             row = found.first()
             return None if row is None else _challenge(row)
 
@@ -333,11 +338,13 @@ class SqlStore:
     async def reserve_attempt(self, challenge_id: int, max_attempts: int) -> bool:
         # One conditional UPDATE: concurrent checks cannot both take the last attempt.
         parameters = {"challenge_id": challenge_id, "max_attempts": max_attempts}
-        return await self._run(lambda session: _count(session, RESERVE_ATTEMPT, parameters) == 1)
+        return await self._run(
+            lambda connection: _count(connection, RESERVE_ATTEMPT, parameters) == 1
+        )
 
     async def release_attempt(self, challenge_id: int) -> None:
         parameters = {"challenge_id": challenge_id}
-        await self._run(lambda session: _count(session, RELEASE_ATTEMPT, parameters))
+        await self._run(lambda connection: _count(connection, RELEASE_ATTEMPT, parameters))
 
     async def complete_reset(
         self,
@@ -376,9 +383,9 @@ class SqlStore:
 
         def work(session: Session) -> bool:
             # The challenge goes first: whoever consumes it holds the only right to go on.
-            if _count(session, consume) != 1:
+            if _count(session.connection(), consume) != 1:
                 return False  # nothing was written
-            if _count(session, change_password) != 1:
+            if _count(session.connection(), change_password) != 1:
                 raise LookupError(f"no user with id {user_id}")  # rolls the transaction back
             session.add(
                 PasswordHistoryRow(user_id=user_id, password_hash=new_password_hash, created_at=now)
@@ -387,7 +394,7 @@ class SqlStore:
             session.execute(prune, execution_options={"synchronize_session": False})
             return True
 
-        return await self._run(work)
+        return await self._run_in_session(work)
 
     # Audit events
 
@@ -409,7 +416,7 @@ class SqlStore:
             "client_ip": event.client_ip,
         }
         _check_audit_row(row)
-        await self._run(lambda session: _count(session, INSERT_AUDIT_EVENT, row))
+        await self._run(lambda connection: _count(connection, INSERT_AUDIT_EVENT, row))
 
     async def audit_events(
         self, *, limit: int = 100, identifier: str | None = None
@@ -424,7 +431,7 @@ class SqlStore:
         statement = statement.order_by(AuditEventRow.at.desc(), AuditEventRow.id.desc()).limit(
             limit
         )
-        return await self._run(
+        return await self._run_in_session(
             lambda session: [_audit_event(row) for row in session.scalars(statement)]
         )
 
@@ -468,7 +475,7 @@ class SqlStore:
         )
 
         def work(session: Session) -> IdempotencyKeyRow | None:
-            claimed = _count(session, upsert) == 1
+            claimed = _count(session.connection(), upsert) == 1
             # After the upsert, which holds the lock on this key's record on PostgreSQL, so
             # that purges of concurrent claims skip each other's records and never wait.
             self._purge_expired_idempotency_keys(session, now)
@@ -476,7 +483,7 @@ class SqlStore:
                 return None
             return session.execute(select(IdempotencyKeyRow).where(*by_key)).scalar_one()
 
-        row = await self._run(work)
+        row = await self._run_in_session(work)
         if row is None:
             return IdempotencyClaim(outcome=ClaimOutcome.CLAIMED)
         if row.endpoint != endpoint or row.fingerprint != fingerprint:
@@ -507,7 +514,7 @@ class SqlStore:
                 retry_after=response.retry_after,
             )
         )
-        await self._run(lambda session: _count(session, statement))
+        await self._run(lambda connection: _count(connection, statement))
 
     async def release_idempotency_key(self, *, client_id: str, key: str) -> None:
         """Delete the key's record while it is in progress; a completed one stays."""
@@ -516,7 +523,7 @@ class SqlStore:
             IdempotencyKeyRow.key == key,
             IdempotencyKeyRow.state == _IN_PROGRESS,
         )
-        await self._run(lambda session: _count(session, statement))
+        await self._run(lambda connection: _count(connection, statement))
 
     def _upsert_expired(
         self, values: dict[str, Any], replace: dict[str, Any], expired: ColumnElement[bool]
@@ -635,12 +642,26 @@ def _seconds(wait: timedelta) -> int:
 
 
 def _count(
-    session: Session, statement: Update | Insert | Delete, parameters: dict[str, Any] | None = None
+    connection: Connection,
+    statement: Update | Insert | Delete,
+    parameters: dict[str, Any] | None = None,
 ) -> int:
-    """Run an INSERT, UPDATE, DELETE or upsert on the session's connection; the number of rows
-    it matched (or wrote)."""
-    result = cast("CursorResult[Any]", session.connection().execute(statement, parameters))
+    """Run an INSERT, UPDATE, DELETE or upsert; the number of rows it matched (or wrote)."""
+    result = cast("CursorResult[Any]", connection.execute(statement, parameters))
     return result.rowcount
+
+
+def _in_session(work: Callable[[Session], T], connection: Connection) -> T:
+    """``work`` with an ORM session on ``connection``, within the transaction the connection is
+    in: the session flushes, and rolls the transaction back if ``work`` raises, but neither
+    commits nor releases it."""
+    with (
+        Session(
+            bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False
+        ) as session,
+        session.begin(),
+    ):
+        return work(session)
 
 
 def _user_key(channel: Channel) -> InstrumentedAttribute[str | None]:

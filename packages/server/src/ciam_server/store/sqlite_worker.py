@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 
@@ -43,7 +42,7 @@ class StoreClosedError(RuntimeError):
 
 @dataclass(eq=False)
 class _Job(Generic[T]):
-    work: Callable[[Session], T]
+    work: Callable[[Connection], T]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[T]
     value: T | None = None
@@ -62,7 +61,7 @@ def _settle(jobs: list[_Job[Any]]) -> None:
 
 
 class SqliteWorker:
-    """Runs ``work(session)`` callables on ``engine``'s one connection, in batches."""
+    """Runs ``work(connection)`` callables on ``engine``'s one connection, in batches."""
 
     def __init__(self, engine: Engine, *, max_batch: int = MAX_BATCH) -> None:
         self._engine = engine
@@ -72,8 +71,8 @@ class SqliteWorker:
         self._thread = threading.Thread(target=self._serve, name="ciam-sqlite", daemon=True)
         self._thread.start()
 
-    async def run(self, work: Callable[[Session], T]) -> T:
-        """``work(session)``'s result once the transaction that ran it has committed; its
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        """``work(connection)``'s result once the transaction that ran it has committed; its
         exception if it raised (its writes taken back) or if the commit failed."""
         if self._closed:
             raise StoreClosedError("the store is closed")
@@ -147,14 +146,7 @@ class _UnitFailedError(Exception):
 
 def _run_unit(connection: Connection, job: _Job[Any]) -> None:
     try:
-        # "rollback_only": the session neither commits nor releases the batch's transaction.
-        with (
-            Session(
-                bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False
-            ) as session,
-            session.begin(),
-        ):
-            job.value, job.error = job.work(session), None
+        job.value, job.error = job.work(connection), None
     except Exception as error:
         job.value, job.error = None, error
         raise _UnitFailedError from error
