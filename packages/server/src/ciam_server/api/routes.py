@@ -68,9 +68,9 @@ def unsupported_media_type(
 
 @dataclass(frozen=True, kw_only=True)
 class ApiServices:
-    """What the two endpoints work with, injected as one dependency: Litestar resolves the
-    dependencies of a handler concurrently, in a task group started for every request, which
-    for five ready-made objects cost more than the rest of the injection."""
+    """What the two endpoints work with, injected as one dependency: Litestar resolves several
+    dependencies of a handler concurrently, in a task group started for every request (about
+    0.16 ms a request for four ready-made objects, against one)."""
 
     store: Store
     send_otp: SendOtp
