@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import Protocol
 
@@ -54,14 +54,14 @@ class MemoryLog(_Shared):
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._admitted: dict[str, deque[float]] = {}
+        self._admitted: defaultdict[str, deque[float]] = defaultdict(deque)
         self._next_sweep = clock() + WINDOW_SECONDS
 
     async def take(self, address: str, limit: int) -> float:
         now = self._clock()
         if now >= self._next_sweep:
             self._forget_silent(now)
-        admitted = self._admitted.setdefault(address, deque())
+        admitted = self._admitted[address]
         while admitted and admitted[0] <= now - WINDOW_SECONDS:
             admitted.popleft()
         if len(admitted) < limit:
@@ -72,11 +72,14 @@ class MemoryLog(_Shared):
     def _forget_silent(self, now: float) -> None:
         """Once a window, drop the addresses with nothing admitted in the last one."""
         horizon = now - WINDOW_SECONDS
-        self._admitted = {
-            address: admitted
-            for address, admitted in self._admitted.items()
-            if admitted and admitted[-1] > horizon
-        }
+        self._admitted = defaultdict(
+            deque,
+            {
+                address: admitted
+                for address, admitted in self._admitted.items()
+                if admitted and admitted[-1] > horizon
+            },
+        )
         self._next_sweep = now + WINDOW_SECONDS
 
     async def aclose(self) -> None:
