@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,6 +72,39 @@ async def test_each_message_is_appended_on_its_own_line(outbox: Sender, outbox_p
         ("email", "alice@example.com", "111111"),
         ("sms", "+8613800138000", "222222"),
     ]
+
+
+async def test_concurrent_messages_are_whole_lines(outbox: Sender, outbox_path: Path) -> None:
+    codes = [f"{n:06d}" for n in range(200)]
+
+    await asyncio.gather(
+        *(
+            outbox.send_code(
+                CodeMessage(
+                    channel=Channel.EMAIL, to="alice@example.com", usage="reset_password", code=code
+                )
+            )
+            for code in codes
+        )
+    )
+
+    assert sorted(line["code"] for line in lines(outbox_path)) == codes
+
+
+async def test_two_senders_on_one_file_append_to_it(outbox_path: Path) -> None:
+    first, second = OutboxSender(outbox_path), OutboxSender(outbox_path)
+
+    for number, sender in enumerate([first, second, first]):
+        await sender.send_code(
+            CodeMessage(
+                channel=Channel.EMAIL,
+                to="alice@example.com",
+                usage="reset_password",
+                code=f"{number}" * 6,
+            )
+        )
+
+    assert [line["code"] for line in lines(outbox_path)] == ["000000", "111111", "222222"]
 
 
 async def test_non_ascii_addresses_are_written_as_they_are(
