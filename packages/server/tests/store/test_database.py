@@ -7,11 +7,14 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import sqlalchemy
+from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.exc import StatementError
 
 from ciam_server.domain.models import NewChallenge
 from ciam_server.store import SqlStore, create_engine, pending_migrations, upgrade
 from ciam_server.store.database import SQLITE_BUSY_TIMEOUT_MS
+from ciam_server.store.tables import Base, OtpChallengeRow
 
 from .support import NO_LIMITS
 
@@ -68,3 +71,41 @@ async def test_naive_datetimes_are_refused(store: SqlStore, new_challenge: NewCh
 
     with pytest.raises(StatementError, match="naive datetime"):
         await store.add_challenge(replace(new_challenge, created_at=naive), NO_LIMITS)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 5, 9, 12, 0, tzinfo=UTC),  # whole seconds still carry six digits
+        datetime(2026, 5, 9, 20, 30, 15, 123456, tzinfo=timezone(timedelta(hours=8))),
+        datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+    ],
+)
+def test_sqlite_stores_the_text_sqlalchemy_datetime_writes(moment: datetime) -> None:
+    """Databases written before keep comparing and sorting right: the text is the same."""
+    engine = sqlalchemy.create_engine("sqlite://")
+    table = Base.metadata.tables[OtpChallengeRow.__tablename__]
+    Base.metadata.create_all(engine, tables=[table])
+    row = {
+        "client_id": "app",
+        "usage": "reset_password",
+        "channel": "email",
+        "identifier": "a@example.com",
+        "token_hash": "t",
+        "code_hash": "c",
+        "created_at": moment,
+        "code_expires_at": moment,
+        "token_expires_at": moment,
+        "attempts": 0,
+    }
+    with engine.begin() as connection:
+        connection.execute(table.insert(), row)
+        stored = connection.exec_driver_sql("SELECT created_at FROM otp_challenges").scalar_one()
+        read = connection.execute(sqlalchemy.select(table.c.created_at)).scalar_one()
+
+    naive_utc = moment.astimezone(UTC).replace(tzinfo=None)
+    sqlalchemy_text = SQLITE_DATETIME().bind_processor(engine.dialect)  # type: ignore[no-untyped-call]
+    assert sqlalchemy_text is not None
+    assert stored == sqlalchemy_text(naive_utc)
+    assert read == moment
+    assert read.tzinfo is UTC
