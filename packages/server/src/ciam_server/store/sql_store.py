@@ -58,7 +58,6 @@ from ciam_server.store.statements import (
     INSERT_CHALLENGE,
     LIVE,
     NEWEST_FOR_ADDRESS,
-    NTH_NEWEST_FOR_ADDRESS,
     NTH_NEWEST_FOR_APPLICATION,
     RELEASE_ATTEMPT,
     RESERVE_ATTEMPT,
@@ -604,17 +603,9 @@ def _check_limits(
         if deciding is not None:
             return _refusal(RefusalReason.APP_QUOTA, deciding + DAY - now)
 
-    if limits.interval > timedelta(0):
-        newest = connection.scalar(NEWEST_FOR_ADDRESS, {**address, "after": now - limits.interval})
-        if newest is not None:
-            return _refusal(RefusalReason.INTERVAL, newest + limits.interval - now)
-
-    if limits.daily_limit > 0:
-        deciding = connection.scalar(
-            NTH_NEWEST_FOR_ADDRESS, {**address, "after": now - DAY, "skip": limits.daily_limit - 1}
-        )
-        if deciding is not None:
-            return _refusal(RefusalReason.DAILY_LIMIT, deciding + DAY - now)
+    refusal = _address_limits(connection, challenge, limits)
+    if refusal is not None:
+        return refusal
 
     if limits.failure_limit > 0:
         window = limits.failure_window
@@ -628,6 +619,35 @@ def _check_limits(
             total -= attempts
             if total < limits.failure_limit:
                 return _refusal(RefusalReason.FAILURES, created_at + window - now)
+    return None
+
+
+def _address_limits(
+    connection: Connection, challenge: NewChallenge, limits: SendLimits
+) -> Refusal | None:
+    """The interval, then the daily limit, read from one query: the newest challenge decides
+    the interval, the ``daily_limit``-th newest of the last day the daily limit."""
+    interval = limits.interval if limits.interval > timedelta(0) else None
+    daily = limits.daily_limit if limits.daily_limit > 0 else None
+    if interval is None and daily is None:
+        return None
+    now = challenge.created_at
+    window = max(interval or timedelta(0), DAY if daily is not None else timedelta(0))
+    newest: list[datetime] = list(
+        connection.scalars(
+            NEWEST_FOR_ADDRESS,
+            {
+                "channel": challenge.channel.value,
+                "identifier": challenge.identifier,
+                "after": now - window,
+                "count": daily or 1,
+            },
+        )
+    )
+    if interval is not None and newest and newest[0] > now - interval:
+        return _refusal(RefusalReason.INTERVAL, newest[0] + interval - now)
+    if daily is not None and len(newest) >= daily and newest[daily - 1] > now - DAY:
+        return _refusal(RefusalReason.DAILY_LIMIT, newest[daily - 1] + DAY - now)
     return None
 
 

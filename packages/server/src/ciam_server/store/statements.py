@@ -8,9 +8,7 @@ change from request to request.
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, func, insert, select, update
+from sqlalchemy import Integer, and_, bindparam, func, insert, select, update
 
 from ciam_server.store.tables import ApplicationRow, AuditEventRow, Base, OtpChallengeRow
 
@@ -47,31 +45,28 @@ RETIRE_LIVE_CHALLENGES = (
 """Retire the live challenges for ``of_usage`` on ``of_channel`` for ``of_identifier`` (an
 UPDATE's parameters cannot take its columns' names)."""
 
-NEWEST_FOR_ADDRESS = select(func.max(_challenges.c.created_at)).where(
-    _address, _challenges.c.created_at > bindparam("after")
+NEWEST_FOR_ADDRESS = (
+    select(_challenges.c.created_at)
+    .where(_address, _challenges.c.created_at > bindparam("after"))
+    .order_by(_challenges.c.created_at.desc(), _challenges.c.id.desc())
+    .limit(bindparam("count", type_=Integer))
 )
-"""The creation time of the newest challenge for the address created after ``after``."""
+"""The creation times of the address's ``count`` newest challenges created after ``after``,
+newest first: the interval and the daily limit are both read from them."""
 
-
-def _nth_newest(*where: ColumnElement[bool]) -> Select[datetime]:
-    return (
-        select(_challenges.c.created_at)
-        .where(*where, _challenges.c.created_at > bindparam("after"))
-        .order_by(_challenges.c.created_at.desc(), _challenges.c.id.desc())
-        .offset(bindparam("skip", type_=Integer))
-        .limit(1)
+NTH_NEWEST_FOR_APPLICATION = (
+    select(_challenges.c.created_at)
+    .where(
+        _challenges.c.client_id == bindparam("client_id"),
+        _challenges.c.channel == bindparam("channel"),
+        _challenges.c.created_at > bindparam("after"),
     )
-
-
-NTH_NEWEST_FOR_ADDRESS = _nth_newest(_address)
-"""The creation time of the (``skip`` + 1)-th newest challenge for the address created after
-``after``."""
-
-NTH_NEWEST_FOR_APPLICATION = _nth_newest(
-    _challenges.c.client_id == bindparam("client_id"),
-    _challenges.c.channel == bindparam("channel"),
+    .order_by(_challenges.c.created_at.desc(), _challenges.c.id.desc())
+    .offset(bindparam("skip", type_=Integer))
+    .limit(1)
 )
-"""The same, among the challenges of the application ``client_id`` on ``channel``."""
+"""The creation time of the (``skip`` + 1)-th newest challenge of the application
+``client_id`` on ``channel`` created after ``after``."""
 
 FAILED_FOR_ADDRESS = (
     select(_challenges.c.created_at, _challenges.c.attempts)
