@@ -8,8 +8,10 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, Router, post
+from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
+from litestar.handlers import BaseRouteHandler
 from litestar.openapi import ResponseSpec
 from litestar.params import Body, HeaderParameter
 
@@ -44,14 +46,14 @@ class UnsupportedMediaTypeError(Exception):
     """The request body is not declared as JSON."""
 
 
-async def require_json_body(request: Request[Any, Any, Any]) -> None:
-    """The endpoints' ``before_request`` hook: runs before the body is read, so nothing but
-    JSON is ever decoded.
+async def require_json_body(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """A guard: runs before the body is read, so nothing but JSON is ever decoded.
 
-    A hook rather than a guard: Litestar hands every guard a copy of the route handler, made
-    for each request. Asynchronous although it never waits: Litestar runs a synchronous hook in
-    a worker thread, a hand-off to another thread and back for a header comparison."""
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    Asynchronous although it never waits: Litestar runs a synchronous guard in a worker thread,
+    a hand-off to another thread and back on every request for a header comparison."""
+    media_type = connection.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != JSON_MEDIA_TYPE:
         raise UnsupportedMediaTypeError
 
@@ -143,7 +145,7 @@ async def _authenticated_once(
 @post(
     "/otp/send",
     status_code=200,
-    before_request=require_json_body,
+    guards=[require_json_body],
     responses={
         200: ResponseSpec(OtpSendResponse, description="The code is on its way."),
         **error_responses(OTP_SEND_ERRORS),
@@ -186,7 +188,7 @@ async def send_otp(
 @post(
     "/reset_user_password",
     status_code=200,
-    before_request=require_json_body,
+    guards=[require_json_body],
     responses={
         200: ResponseSpec(None, description="The password is reset; the body is empty."),
         **error_responses(RESET_ERRORS),
