@@ -1,10 +1,16 @@
-"""``X-Request-ID``: a sane one is echoed, anything else replaced, on every response."""
+"""``X-Request-ID``: a sane one is echoed, anything else replaced, on every response; and the
+request's log records carry it."""
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+
+from ciam_server.logs import REQUEST_ID
 
 from .support import EMAIL, WEB_AUTH
 
@@ -78,3 +84,47 @@ async def test_a_refused_client_gets_the_request_id_too(client: Client) -> None:
     )
     assert response.status_code == 401
     assert response.headers["x-request-id"] == "trace-401"
+
+
+class _RequestIdsOfRecords(logging.Handler):
+    """Notes the request id bound when each record is emitted, as the formatters read it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.request_ids: list[str | None] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.request_ids.append(REQUEST_ID.get())
+
+
+@pytest.fixture
+def audit_records() -> Iterator[_RequestIdsOfRecords]:
+    audit_logger = logging.getLogger("ciam_server.audit")
+    handler = _RequestIdsOfRecords()
+    audit_logger.addHandler(handler)
+    level = audit_logger.level
+    audit_logger.setLevel(logging.INFO)
+    try:
+        yield handler
+    finally:
+        audit_logger.removeHandler(handler)
+        audit_logger.setLevel(level)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/otp/send", {"usage": "reset_password", "email": EMAIL}),
+        (
+            "/reset_user_password",
+            {"email": EMAIL, "email_otp_token": "t" * 43, "email_otp": "123456", "password": "x"},
+        ),
+    ],
+)
+async def test_log_records_of_a_request_carry_its_id(
+    client: Client, audit_records: _RequestIdsOfRecords, path: str, body: dict[str, str]
+) -> None:
+    response = await client.post(path, json=body, headers=WEB_AUTH | {"X-Request-ID": "trace-log"})
+
+    assert response.headers["x-request-id"] == "trace-log"
+    assert audit_records.request_ids == ["trace-log"]
