@@ -1,5 +1,6 @@
 """The statements every ``/otp/send`` and every code check runs, built once with bound
-parameters and run on the transaction's connection (Core, not the ORM's unit of work).
+parameters and run on the transaction's connection (Core, not the ORM's unit of work), through
+:mod:`ciam_server.store.direct`.
 
 Building a statement from column expressions, and the ORM's bookkeeping around it, cost more
 CPU than SQLite takes to run it; these statements are built at import and only their parameters
