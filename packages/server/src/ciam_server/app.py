@@ -34,10 +34,12 @@ from ciam_server.api.metrics import (
 from ciam_server.api.request_id import echo_request_id, request_id_of
 from ciam_server.api.reset_page import reset_page_router
 from ciam_server.api.routes import (
+    JSON_BODY_ONLY,
     ApiServices,
     Locales,
     UnsupportedMediaTypeError,
     api_router,
+    require_json_body,
     unsupported_media_type,
 )
 from ciam_server.config import PENDING_MIGRATIONS, ConfigurationError, Delivery, Mode, Settings
@@ -142,9 +144,13 @@ def readyz_handler(engine: AsyncEngine) -> HTTPRouteHandler:
     return readyz
 
 
-async def bind_request_id(request: Request[Any, Any, Any]) -> None:
-    """A ``before_request`` hook: log records made while serving carry the request's id."""
+async def prepare_request(request: Request[Any, Any, Any]) -> None:
+    """The app's ``before_request`` hook, the one for every route: Litestar runs only the
+    innermost layer's hook. Log records made while serving carry the request's id, and the
+    handlers marked ``JSON_BODY_ONLY`` refuse a body not declared JSON before reading it."""
     REQUEST_ID.set(request_id_of(request.scope))
+    if request.route_handler.opt.get(JSON_BODY_ONLY):
+        require_json_body(request)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -239,7 +245,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             UnsupportedMediaTypeError: unsupported_media_type,
         },
         before_send=[echo_request_id],
-        before_request=bind_request_id,
+        before_request=prepare_request,
         middleware=[RequestMetricsMiddleware(metrics)],
         request_max_body_size=settings.max_body_size,
         lifespan=[lifespan],
