@@ -17,7 +17,6 @@ from sqlalchemy import (
     CursorResult,
     Delete,
     Insert,
-    Row,
     Update,
     bindparam,
     delete,
@@ -166,8 +165,8 @@ class SqlStore:
 
     async def list_applications(self) -> list[Application]:
         def work(session: Session) -> list[Application]:
-            rows = session.scalars(select(ApplicationRow).order_by(ApplicationRow.client_id))
-            return [_application(row) for row in rows]
+            found = session.scalars(select(ApplicationRow).order_by(ApplicationRow.client_id))
+            return [_application(row) for row in found]
 
         return await self._run_in_session(work)
 
@@ -723,7 +722,8 @@ def _audit_event(row: AuditEventRow) -> AuditEvent:
     )
 
 
-def _application(row: ApplicationRow | Row[Any]) -> Application:
+def _application(row: Any) -> Application:
+    """From an :class:`ApplicationRow` or a row of ``APPLICATION`` (its columns by name)."""
     return Application(
         client_id=row.client_id,
         name=row.name,
@@ -746,7 +746,8 @@ def _user(row: UserRow) -> User:
     )
 
 
-def _challenge(row: Row[Any]) -> Challenge:
+def _challenge(row: Any) -> Challenge:
+    """From a row of ``CHALLENGE_BY_TOKEN`` (its columns by name)."""
     return Challenge(
         id=row.id,
         client_id=row.client_id,
