@@ -360,13 +360,15 @@ STRICT = {
 
 @pytest.fixture(scope="session")
 def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The default send limits: 30 s between two codes to an address, 50 a day; and logs at
-    DEBUG, for the search for secrets in them."""
+    """The default send limits: 30 s between two codes to an address, 50 a day; logs at
+    DEBUG, for the search for secrets in them; and applications read on every request, so
+    that a quota set between two requests applies to the second."""
     yield from _start(
         tmp_path_factory.mktemp("limited"),
         CIAM_OTP_SEND_INTERVAL=str(SEND_INTERVAL),
         CIAM_OTP_DAILY_LIMIT="50",
         CIAM_LOG_LEVEL="DEBUG",
+        CIAM_APPLICATION_CACHE_TTL="0",
     )
 
 

@@ -7,6 +7,7 @@ them (see the conftest).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -165,6 +166,25 @@ def _check_daily_quota(server: Server, channel: str, set_quota: SetQuota) -> Non
 def test_an_application_daily_quota_set_with_the_cli(limited_server: Server, channel: str) -> None:
     """``apps set-quota --daily N`` and ``--unlimited``, as an operator types them."""
     _check_daily_quota(limited_server, channel, _quota_with_the_cli)
+
+
+def test_a_quota_set_while_the_server_runs_applies_within_the_cache_lifetime(
+    server: Server,
+) -> None:
+    """With the default ``CIAM_APPLICATION_CACHE_TTL`` (1 s), a running server may answer
+    from the application it read for an earlier request for up to a second."""
+    app = server.create_app("web")
+    with server.client(app) as ciam:
+        _send(ciam, "email", unique_email("cached-quota"))
+        _quota_with_the_cli(server, app, "email", 0)
+        deadline = time.monotonic() + 1 + 4  # the lifetime, and room for a slow machine
+        while True:
+            try:
+                _send(ciam, "email", unique_email("cached-quota"))
+            except InsufficientEmailQuotaError:
+                break
+            assert time.monotonic() < deadline, "the quota never applied"
+            time.sleep(0.05)
 
 
 @pytest.mark.parametrize("channel", ["email", "sms"])

@@ -48,6 +48,7 @@ from ciam_server.delivery.router import ChannelSender, UnavailableSender
 from ciam_server.delivery.sms_webhook import SmsWebhookSender
 from ciam_server.delivery.smtp import SmtpSender
 from ciam_server.domain.audit import Auditor
+from ciam_server.domain.clients import CachedApplications
 from ciam_server.domain.models import Channel
 from ciam_server.domain.otp import ChallengeHasher
 from ciam_server.domain.passwords import PasswordHashing
@@ -203,7 +204,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
 
     services = ApiServices(
-        store=store,
+        applications=CachedApplications(
+            store, ttl=timedelta(seconds=settings.application_cache_ttl)
+        ),
         send_otp=send_otp_flow,
         reset_password=reset_password_flow,
         idempotency=idempotency,

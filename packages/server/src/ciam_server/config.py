@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     trusted_proxies: str = ""
     idempotency_ttl: PositiveInt = 24 * 3600
+    application_cache_ttl: NonNegativeInt = 1
     default_locale: Literal["en", "zh"] = "en"
 
     smtp_host: str | None = None

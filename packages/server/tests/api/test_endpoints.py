@@ -219,7 +219,8 @@ async def test_a_reset_the_argon2_pool_has_no_room_for_is_refused_before_any_wor
     app: Litestar, client: Client, store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services = provided_services(app)
-    flow, app_store = services.reset_password, services.store
+    flow = services.reset_password
+    app_store = flow.store
 
     async def untouched(*_: object, **__: object) -> None:
         raise AssertionError("the database was used for a reset refused as busy")

@@ -10,11 +10,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Protocol
 
 from ciam_server.domain.errors import FlowError
 from ciam_server.domain.models import Application
-from ciam_server.domain.ports import Store
 from ciam_shared import ErrorCode
 
 CLIENT_SECRET_BYTES = 32
@@ -44,11 +47,46 @@ class ClientCredentials:
         )
 
 
+class ApplicationSource(Protocol):
+    async def get_application(self, client_id: str) -> Application | None: ...
+
+
+@dataclass
+class CachedApplications:
+    """Applications read from ``source`` and kept for ``ttl`` after each read.
+
+    Every API request authenticates its client, so without this each one would cost a store
+    round trip for a row that changes only when an operator sets a quota. The price: a quota
+    set with ``ciam-server apps set-quota`` reaches a running server within ``ttl`` (secrets
+    and types never change; a new application is found at once, since a client_id that is not
+    found is not kept). A zero ``ttl`` reads the store on every call.
+    """
+
+    source: ApplicationSource
+    ttl: timedelta
+    clock: Callable[[], float] = time.monotonic
+    _kept: dict[str, tuple[float, Application]] = field(default_factory=dict, repr=False)
+
+    async def get_application(self, client_id: str) -> Application | None:
+        now = self.clock()
+        kept = self._kept.get(client_id)
+        if kept is not None and now < kept[0]:
+            return kept[1]
+        application = await self.source.get_application(client_id)
+        if application is None or self.ttl <= timedelta(0):
+            self._kept.pop(client_id, None)
+        else:
+            self._kept[client_id] = (now + self.ttl.total_seconds(), application)
+        return application
+
+
 def _invalid_client(description: str) -> FlowError:
     return FlowError(ErrorCode.INVALID_CLIENT, description)
 
 
-async def authenticate_client(store: Store, credentials: ClientCredentials) -> Application:
+async def authenticate_client(
+    applications: ApplicationSource, credentials: ClientCredentials
+) -> Application:
     """The calling application, or ``invalid_client``.
 
     Header and body may both name the client, but must name the same one. A confidential
@@ -72,7 +110,7 @@ async def authenticate_client(store: Store, credentials: ClientCredentials) -> A
         raise _invalid_client("The Authorization header and the body carry different secrets.")
     (client_id,) = ids
     secret = next(iter(secrets_given), None)
-    application = await store.get_application(client_id)
+    application = await applications.get_application(client_id)
     if application is None:
         raise _invalid_client("Unknown client.")
     if application.secret_hash is None:
