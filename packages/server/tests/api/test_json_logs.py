@@ -1,0 +1,51 @@
+"""The JSON log format: one object per record, with the request's id and the audit fields."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+from ciam_server.logs import REQUEST_ID, JsonFormatter
+
+
+def _record(**extra: object) -> logging.LogRecord:
+    record = logging.LogRecord("ciam_server.audit", logging.INFO, __file__, 1, "%s", ("x",), None)
+    record.__dict__.update(extra)
+    return record
+
+
+def test_a_record_is_one_json_object_with_its_request_id_and_audit_fields() -> None:
+    token = REQUEST_ID.set("req-1")
+    try:
+        line = JsonFormatter().format(_record(audit={"identifier": "zoë@例え.jp", "reason": None}))
+    finally:
+        REQUEST_ID.reset(token)
+    assert "\n" not in line
+    assert "zoë@例え.jp" in line  # written as is, not escaped
+    entry = json.loads(line)
+    assert entry.pop("time").endswith("+00:00")
+    assert entry == {
+        "level": "INFO",
+        "logger": "ciam_server.audit",
+        "message": "x",
+        "request_id": "req-1",
+        "audit": {"identifier": "zoë@例え.jp", "reason": None},
+    }
+
+
+def test_a_value_json_has_no_type_for_is_written_as_its_str() -> None:
+    entry = json.loads(JsonFormatter().format(_record(audit={"path": Path("/var/x")})))
+    assert entry["audit"] == {"path": "/var/x"}
+
+
+def test_an_exception_is_written_with_its_traceback() -> None:
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["message"] == "failed"
+    assert entry["exception"].startswith("Traceback")
+    assert entry["exception"].endswith("RuntimeError: boom")
