@@ -147,10 +147,16 @@ class FakeStore:
         challenge = self.challenges[challenge_id]
         self.challenges[challenge_id] = replace(challenge, retired_at=challenge.created_at)
 
-    async def identifier_failures(
-        self, channel: Channel, identifier: str, since: datetime
-    ) -> tuple[int, datetime | None]:
+    async def find_challenge(self, token_hash: str) -> Challenge | None:
         await asyncio.sleep(0)
+        for challenge in self.challenges.values():
+            if challenge.token_hash == token_hash:
+                return challenge
+        return None
+
+    async def find_challenge_and_failures(
+        self, token_hash: str, channel: Channel, identifier: str, since: datetime
+    ) -> tuple[Challenge | None, tuple[int, datetime | None]]:
         failed = [
             c
             for c in self.challenges.values()
@@ -160,14 +166,7 @@ class FakeStore:
             and c.attempts
         ]
         oldest = min((c.created_at for c in failed), default=None)
-        return sum(c.attempts for c in failed), oldest
-
-    async def find_challenge(self, token_hash: str) -> Challenge | None:
-        await asyncio.sleep(0)
-        for challenge in self.challenges.values():
-            if challenge.token_hash == token_hash:
-                return challenge
-        return None
+        return await self.find_challenge(token_hash), (sum(c.attempts for c in failed), oldest)
 
     async def reserve_attempt(self, challenge_id: int, max_attempts: int) -> bool:
         await asyncio.sleep(0)

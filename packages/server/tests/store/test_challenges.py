@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import asdict, replace
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from ciam_server.domain.models import Challenge, Channel, NewChallenge, User
 from ciam_server.store import SqlStore
 
 from .support import EMAIL, NO_LIMITS, NOW, add, at
+
+
+async def identifier_failures(
+    store: SqlStore, channel: Channel, identifier: str, since: datetime
+) -> tuple[int, datetime | None]:
+    """The address's failures, as a code check reads them (with a token of no challenge)."""
+    challenge, failures = await store.find_challenge_and_failures(
+        "no-such-token-hash", channel, identifier, since
+    )
+    assert challenge is None
+    return failures
 
 
 async def test_find_challenge_returns_what_was_added(
@@ -202,11 +213,11 @@ async def test_identifier_failures_sums_attempts_since_and_gives_the_oldest(
     await with_attempts(5, 4, channel=Channel.SMS)
 
     since = NOW - timedelta(minutes=60)
-    failures = await store.identifier_failures(Channel.EMAIL, EMAIL, since)
+    failures = await identifier_failures(store, Channel.EMAIL, EMAIL, since)
 
     assert failures == (6, NOW - timedelta(minutes=50))
     # ``since`` itself is included.
-    assert await store.identifier_failures(Channel.EMAIL, EMAIL, NOW - timedelta(minutes=61)) == (
+    assert await identifier_failures(store, Channel.EMAIL, EMAIL, NOW - timedelta(minutes=61)) == (
         13,
         NOW - timedelta(minutes=61),
     )
@@ -217,11 +228,26 @@ async def test_identifier_failures_without_any(
 ) -> None:
     await add(store, new_challenge)
 
-    assert await store.identifier_failures(Channel.EMAIL, EMAIL, NOW - timedelta(hours=1)) == (
+    assert await identifier_failures(store, Channel.EMAIL, EMAIL, NOW - timedelta(hours=1)) == (
         0,
         None,
     )
-    assert await store.identifier_failures(Channel.SMS, "+15550100", NOW) == (0, None)
+    assert await identifier_failures(store, Channel.SMS, "+15550100", NOW) == (0, None)
+
+
+async def test_a_code_check_reads_the_challenge_with_the_failures_of_its_address(
+    store: SqlStore, new_challenge: NewChallenge
+) -> None:
+    challenge = await add(store, new_challenge)
+    assert await store.reserve_attempt(challenge.id, 5)
+    other = await add(store, at(new_challenge, NOW, identifier="b@x.org"))
+
+    found, failures = await store.find_challenge_and_failures(
+        other.token_hash, Channel.EMAIL, EMAIL, NOW
+    )
+
+    assert found == other  # the token's challenge, whatever the address asked about
+    assert failures == (1, NOW)
 
 
 async def test_identifier_failures_gives_an_aware_datetime(
@@ -230,7 +256,7 @@ async def test_identifier_failures_gives_an_aware_datetime(
     challenge = await add(store, new_challenge)
     assert await store.reserve_attempt(challenge.id, 5)
 
-    _, oldest = await store.identifier_failures(Channel.EMAIL, EMAIL, NOW)
+    _, oldest = await identifier_failures(store, Channel.EMAIL, EMAIL, NOW)
 
     assert oldest is not None
     assert oldest.tzinfo is UTC

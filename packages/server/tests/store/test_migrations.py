@@ -161,7 +161,9 @@ async def test_upgrade_to_0002_keeps_the_data(blank_url: str) -> None:
         challenge = await store.find_challenge("token-hash-1")
         assert challenge is not None
         assert (challenge.created_at, challenge.attempts) == (NOW, 2)
-        assert await store.identifier_failures(Channel.EMAIL, EMAIL, NOW) == (2, NOW)
+        assert await store.find_challenge_and_failures(
+            "token-hash-1", Channel.EMAIL, EMAIL, NOW
+        ) == (challenge, (2, NOW))
         assert await store.set_application_quota("web-app", Channel.SMS, 7)
     finally:
         await engine.dispose()

@@ -47,14 +47,15 @@ class Store(Protocol):
     async def retire_challenge(self, challenge_id: int) -> None:
         """Make a challenge unusable (its code could not be delivered)."""
 
-    async def identifier_failures(
-        self, channel: Channel, identifier: str, since: datetime
-    ) -> tuple[int, datetime | None]:
-        """The sum of ``attempts`` of the challenges for this channel and identifier created
-        at or after ``since``, and the creation time of the oldest of them with attempts (None
-        when there is none)."""
-
     async def find_challenge(self, token_hash: str) -> Challenge | None: ...
+
+    async def find_challenge_and_failures(
+        self, token_hash: str, channel: Channel, identifier: str, since: datetime
+    ) -> tuple[Challenge | None, tuple[int, datetime | None]]:
+        """What a code check reads, in one round trip: the challenge whose token hashes to
+        ``token_hash``, and the address's failures: the sum of ``attempts`` of the challenges
+        for this channel and identifier created at or after ``since``, and the creation time
+        of the oldest of them with attempts (None when there is none)."""
 
     async def reserve_attempt(self, challenge_id: int, max_attempts: int) -> bool:
         """Count one code check against the challenge, atomically, only while fewer than

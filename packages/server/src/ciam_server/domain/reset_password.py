@@ -161,8 +161,14 @@ class ResetPassword:
         attempt = parse_reset_request(request)
         trail.channel, trail.identifier = attempt.channel, attempt.identifier
         now = self.clock()
-        challenge = await self._live_challenge(application, attempt, now)
-        await self._check_failures(attempt, now)
+        found, failures = await self.store.find_challenge_and_failures(
+            self.hasher.token_hash(attempt.token),
+            attempt.channel,
+            attempt.identifier,
+            now - self.settings.failure_window,
+        )
+        challenge = self._live_challenge(found, application, attempt, now)
+        self._check_failures(failures, attempt, now)
         await self._prove_code(challenge, attempt, now)
         try:
             booking = self.hashing.book(self._argon2_calls)
@@ -206,12 +212,15 @@ class ResetPassword:
         if not changed:  # another request consumed the token meanwhile
             raise FlowError(BAD_TOKEN[attempt.channel], "The token has already been used.")
 
-    async def _live_challenge(
-        self, application: Application, attempt: ResetAttempt, now: datetime
+    def _live_challenge(
+        self,
+        challenge: Challenge | None,
+        application: Application,
+        attempt: ResetAttempt,
+        now: datetime,
     ) -> Challenge:
         """Step 3: the challenge the token names, if it is live and was issued to this client,
         for this purpose, channel and identifier."""
-        challenge = await self.store.find_challenge(self.hasher.token_hash(attempt.token))
         if (
             challenge is None
             or challenge.client_id != application.client_id
@@ -234,16 +243,15 @@ class ResetPassword:
             raise FlowError(BAD_TOKEN[attempt.channel], "Too many wrong codes for this token.")
         return challenge
 
-    async def _check_failures(self, attempt: ResetAttempt, now: datetime) -> None:
+    def _check_failures(
+        self, failures: tuple[int, datetime | None], attempt: ResetAttempt, now: datetime
+    ) -> None:
         """Wrong codes are limited per address across all its tokens too, so asking for new
-        codes does not buy more guesses (NIST SP 800-63B rate limiting)."""
+        codes does not buy more guesses (NIST SP 800-63B rate limiting). ``failures`` are the
+        address's over the window (their sum, and when the oldest challenge with any was made)."""
         limit, window = self.settings.failure_limit, self.settings.failure_window
-        if not limit:
-            return
-        failures, oldest = await self.store.identifier_failures(
-            attempt.channel, attempt.identifier, now - window
-        )
-        if failures >= limit and oldest is not None:
+        total, oldest = failures
+        if limit and total >= limit and oldest is not None:
             retry_after = max(1, math.ceil((oldest + window - now).total_seconds()))
             raise rate_limited(
                 attempt.channel,

@@ -315,23 +315,19 @@ class SqlStore:
         )
         await self._run(lambda connection: _count(connection, statement))
 
-    async def identifier_failures(
-        self, channel: Channel, identifier: str, since: datetime
-    ) -> tuple[int, datetime | None]:
+    async def find_challenge(self, token_hash: str) -> Challenge | None:
+        return await self._run(partial(_challenge_by_token, token_hash=token_hash))
+
+    async def find_challenge_and_failures(
+        self, token_hash: str, channel: Channel, identifier: str, since: datetime
+    ) -> tuple[Challenge | None, tuple[int, datetime | None]]:
         # Attempts are never negative, so leaving out the challenges without any changes
         # nothing in the sum, and the oldest of the rest is the oldest with attempts.
         parameters = {"channel": channel.value, "identifier": identifier, "since": since}
 
-        def work(connection: Connection) -> tuple[int, datetime | None]:
+        def work(connection: Connection) -> tuple[Challenge | None, tuple[int, datetime | None]]:
             ((total, oldest),) = rows(connection, FAILURES_SINCE, parameters)
-            return int(total), oldest
-
-        return await self._run(work)
-
-    async def find_challenge(self, token_hash: str) -> Challenge | None:
-        def work(connection: Connection) -> Challenge | None:
-            found = rows(connection, CHALLENGE_BY_TOKEN, {"token_hash": token_hash})
-            return _challenge(found[0]) if found else None
+            return _challenge_by_token(connection, token_hash), (int(total), oldest)
 
         return await self._run(work)
 
@@ -720,6 +716,11 @@ def _audit_event(row: AuditEventRow) -> AuditEvent:
         request_id=row.request_id,
         client_ip=row.client_ip,
     )
+
+
+def _challenge_by_token(connection: Connection, token_hash: str) -> Challenge | None:
+    found = rows(connection, CHALLENGE_BY_TOKEN, {"token_hash": token_hash})
+    return _challenge(found[0]) if found else None
 
 
 def _application(row: Any) -> Application:
