@@ -147,13 +147,6 @@ class FakeStore:
         challenge = self.challenges[challenge_id]
         self.challenges[challenge_id] = replace(challenge, retired_at=challenge.created_at)
 
-    async def find_challenge(self, token_hash: str) -> Challenge | None:
-        await asyncio.sleep(0)
-        for challenge in self.challenges.values():
-            if challenge.token_hash == token_hash:
-                return challenge
-        return None
-
     async def find_challenge_and_failures(
         self, token_hash: str, channel: Channel, identifier: str, since: datetime
     ) -> tuple[Challenge | None, tuple[int, datetime | None]]:
@@ -166,7 +159,9 @@ class FakeStore:
             and c.attempts
         ]
         oldest = min((c.created_at for c in failed), default=None)
-        return await self.find_challenge(token_hash), (sum(c.attempts for c in failed), oldest)
+        found = next((c for c in self.challenges.values() if c.token_hash == token_hash), None)
+        await asyncio.sleep(0)
+        return found, (sum(c.attempts for c in failed), oldest)
 
     async def reserve_attempt(self, challenge_id: int, max_attempts: int) -> bool:
         await asyncio.sleep(0)

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ciam_server.domain.models import Challenge, NewChallenge, Refusal, SendLimits
+from ciam_server.domain.models import Challenge, Channel, NewChallenge, Refusal, SendLimits
 from ciam_server.store import SqlStore
 
 NOW = datetime(2026, 5, 9, 12, 0, tzinfo=UTC)
@@ -23,13 +23,21 @@ NO_LIMITS = SendLimits(
 """Send limits that are all off."""
 
 
+async def find_challenge(store: SqlStore, token_hash: str) -> Challenge | None:
+    """The challenge stored under ``token_hash``, read as a code check reads it."""
+    challenge, _ = await store.find_challenge_and_failures(
+        token_hash, Channel.EMAIL, "", datetime.now(UTC)
+    )
+    return challenge
+
+
 async def add(
     store: SqlStore, challenge: NewChallenge, limits: SendLimits = NO_LIMITS
 ) -> Challenge:
     """Store ``challenge``, which the limits must let through, and return it as stored."""
     challenge_id = await store.add_challenge(challenge, limits)
     assert not isinstance(challenge_id, Refusal), challenge_id
-    stored = await store.find_challenge(challenge.token_hash)
+    stored = await find_challenge(store, challenge.token_hash)
     assert stored is not None
     assert stored.id == challenge_id
     return stored

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from ciam_server.domain.models import Challenge, Channel, NewChallenge, User
 from ciam_server.store import SqlStore
 
-from .support import EMAIL, NO_LIMITS, NOW, add, at
+from .support import EMAIL, NO_LIMITS, NOW, add, at, find_challenge
 
 
 async def identifier_failures(
@@ -33,7 +33,7 @@ async def test_find_challenge_returns_what_was_added(
 
 
 async def test_find_challenge_of_an_unknown_token_is_none(store: SqlStore) -> None:
-    assert await store.find_challenge("no-such-token-hash") is None
+    assert await find_challenge(store, "no-such-token-hash") is None
 
 
 async def test_a_new_challenge_retires_the_live_ones_for_the_same_identifier_and_usage(
@@ -44,7 +44,7 @@ async def test_a_new_challenge_retires_the_live_ones_for_the_same_identifier_and
 
     newer = await add(store, replace(new_challenge, token_hash="token-hash-2", created_at=later))
 
-    older_now = await store.find_challenge(older.token_hash)
+    older_now = await find_challenge(store, older.token_hash)
     assert older_now is not None
     assert older_now.retired_at == later
     assert newer.retired_at is None
@@ -64,7 +64,7 @@ async def test_a_new_challenge_leaves_other_identifiers_usages_and_channels_alon
     await store.add_challenge(new_challenge, NO_LIMITS)
 
     for other in others:
-        found = await store.find_challenge(other.token_hash)
+        found = await find_challenge(store, other.token_hash)
         assert found is not None
         assert found.retired_at is None, other.token_hash
 
@@ -83,7 +83,7 @@ async def test_a_consumed_challenge_is_not_retired(
 
     await store.add_challenge(replace(new_challenge, token_hash="token-hash-2"), NO_LIMITS)
 
-    found = await store.find_challenge(consumed.token_hash)
+    found = await find_challenge(store, consumed.token_hash)
     assert found is not None
     assert found.consumed_at is not None
     assert found.retired_at is None
@@ -97,7 +97,7 @@ async def test_reserve_attempt_counts_up_to_the_maximum(
     results = [await store.reserve_attempt(challenge.id, 3) for _ in range(4)]
 
     assert results == [True, True, True, False]
-    found = await store.find_challenge(challenge.token_hash)
+    found = await find_challenge(store, challenge.token_hash)
     assert found is not None
     assert found.attempts == 3
 
@@ -140,7 +140,7 @@ async def test_release_attempt_gives_an_attempt_back_but_never_below_zero(
     await store.release_attempt(challenge.id)
     await store.release_attempt(challenge.id)
 
-    found = await store.find_challenge(challenge.token_hash)
+    found = await find_challenge(store, challenge.token_hash)
     assert found is not None
     assert found.attempts == 0
     assert await store.reserve_attempt(challenge.id, 1)
@@ -154,7 +154,7 @@ async def test_retire_challenge_makes_it_unusable(
     await store.retire_challenge(challenge.id)
 
     assert not await store.reserve_attempt(challenge.id, 5)
-    found = await store.find_challenge(challenge.token_hash)
+    found = await find_challenge(store, challenge.token_hash)
     assert found is not None
     assert found.retired_at is not None
     assert found.consumed_at is None
@@ -170,10 +170,10 @@ async def test_retire_challenge_keeps_the_first_retirement_and_leaves_others_alo
     await store.retire_challenge(retired.id)
     await store.retire_challenge(12345)  # unknown: nothing happens
 
-    found = await store.find_challenge(retired.token_hash)
+    found = await find_challenge(store, retired.token_hash)
     assert found is not None
     assert found.retired_at == new_challenge.created_at
-    assert await store.find_challenge(other.token_hash) == other
+    assert await find_challenge(store, other.token_hash) == other
 
 
 async def test_retire_challenge_leaves_a_consumed_challenge_consumed(
@@ -190,7 +190,7 @@ async def test_retire_challenge_leaves_a_consumed_challenge_consumed(
 
     await store.retire_challenge(challenge.id)
 
-    found = await store.find_challenge(challenge.token_hash)
+    found = await find_challenge(store, challenge.token_hash)
     assert found is not None
     assert found.consumed_at == NOW
     assert found.retired_at is None

@@ -16,7 +16,7 @@ from ciam_server.store import SqlStore, create_engine, pending_migrations, upgra
 from ciam_server.store.database import SQLITE_BUSY_TIMEOUT_MS
 from ciam_server.store.tables import Base, OtpChallengeRow
 
-from .support import NO_LIMITS
+from .support import NO_LIMITS, find_challenge
 
 
 async def test_upgrade_creates_the_sqlite_file(tmp_path: Path) -> None:
@@ -56,7 +56,7 @@ async def test_datetimes_come_back_as_aware_utc(
     created = datetime(2026, 5, 9, 20, 30, 15, 123456, tzinfo=shanghai)
     await store.add_challenge(replace(new_challenge, created_at=created), NO_LIMITS)
 
-    found = await store.find_challenge(new_challenge.token_hash)
+    found = await find_challenge(store, new_challenge.token_hash)
 
     assert found is not None
     assert found.created_at == created

@@ -16,7 +16,7 @@ from ciam_server.store import SqlStore, create_engine, pending_migrations, upgra
 from ciam_server.store.database import _alembic_config
 from ciam_server.store.tables import ApplicationRow, Base, OtpChallengeRow
 
-from .support import EMAIL, NOW
+from .support import EMAIL, NOW, find_challenge
 
 TABLES = {
     "applications",
@@ -158,7 +158,7 @@ async def test_upgrade_to_0002_keeps_the_data(blank_url: str) -> None:
         user = await store.find_user(Channel.EMAIL, EMAIL)
         assert user is not None
         assert await store.recent_password_hashes(user.id, 5) == ["hash-0"]
-        challenge = await store.find_challenge("token-hash-1")
+        challenge = await find_challenge(store, "token-hash-1")
         assert challenge is not None
         assert (challenge.created_at, challenge.attempts) == (NOW, 2)
         assert await store.find_challenge_and_failures(
@@ -258,7 +258,7 @@ async def _assert_0002_data(store: SqlStore) -> None:
     user = await store.find_user(Channel.EMAIL, EMAIL)
     assert user is not None
     assert await store.recent_password_hashes(user.id, 5) == ["hash-0"]
-    challenge = await store.find_challenge("token-hash-1")
+    challenge = await find_challenge(store, "token-hash-1")
     assert challenge is not None
     assert (challenge.created_at, challenge.attempts) == (NOW, 2)
     claim = await store.claim_idempotency_key(

@@ -10,7 +10,7 @@ import pytest
 from ciam_server.domain.models import Challenge, Channel, NewChallenge, User
 from ciam_server.store import SqlStore
 
-from .support import NO_LIMITS, add
+from .support import NO_LIMITS, add, find_challenge
 
 
 async def _reset(
@@ -43,7 +43,7 @@ async def test_complete_reset_changes_the_password_and_consumes_the_challenge(
     assert changed.password_hash == "hash-1"
     assert changed.credential_version == user.credential_version + 1
     assert await store.recent_password_hashes(user.id, 10) == ["hash-1", "hash-0"]
-    consumed = await store.find_challenge(challenge.token_hash)
+    consumed = await find_challenge(store, challenge.token_hash)
     assert consumed is not None
     assert consumed.consumed_at == challenge.created_at + timedelta(seconds=30)
 
@@ -101,7 +101,7 @@ async def test_complete_reset_for_a_missing_user_rolls_back(
     with pytest.raises(LookupError):
         await _reset(store, challenge, replace(user, id=user.id + 1000), "hash-1")
 
-    found = await store.find_challenge(challenge.token_hash)
+    found = await find_challenge(store, challenge.token_hash)
     assert found is not None
     assert found.consumed_at is None
 

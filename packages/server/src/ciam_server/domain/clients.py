@@ -65,7 +65,9 @@ class CachedApplications:
     source: ApplicationSource
     ttl: timedelta
     clock: Callable[[], float] = time.monotonic
-    _kept: dict[str, tuple[float, Application]] = field(default_factory=dict, repr=False)
+    _kept: dict[str, tuple[float, Application]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     async def get_application(self, client_id: str) -> Application | None:
         now = self.clock()

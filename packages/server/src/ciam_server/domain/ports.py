@@ -47,8 +47,6 @@ class Store(Protocol):
     async def retire_challenge(self, challenge_id: int) -> None:
         """Make a challenge unusable (its code could not be delivered)."""
 
-    async def find_challenge(self, token_hash: str) -> Challenge | None: ...
-
     async def find_challenge_and_failures(
         self, token_hash: str, channel: Channel, identifier: str, since: datetime
     ) -> tuple[Challenge | None, tuple[int, datetime | None]]:

@@ -315,9 +315,6 @@ class SqlStore:
         )
         await self._run(lambda connection: _count(connection, statement))
 
-    async def find_challenge(self, token_hash: str) -> Challenge | None:
-        return await self._run(partial(_challenge_by_token, token_hash=token_hash))
-
     async def find_challenge_and_failures(
         self, token_hash: str, channel: Channel, identifier: str, since: datetime
     ) -> tuple[Challenge | None, tuple[int, datetime | None]]:
@@ -326,8 +323,9 @@ class SqlStore:
         parameters = {"channel": channel.value, "identifier": identifier, "since": since}
 
         def work(connection: Connection) -> tuple[Challenge | None, tuple[int, datetime | None]]:
+            found = rows(connection, CHALLENGE_BY_TOKEN, {"token_hash": token_hash})
             ((total, oldest),) = rows(connection, FAILURES_SINCE, parameters)
-            return _challenge_by_token(connection, token_hash), (int(total), oldest)
+            return (_challenge(found[0]) if found else None), (int(total), oldest)
 
         return await self._run(work)
 
@@ -716,11 +714,6 @@ def _audit_event(row: AuditEventRow) -> AuditEvent:
         request_id=row.request_id,
         client_ip=row.client_ip,
     )
-
-
-def _challenge_by_token(connection: Connection, token_hash: str) -> Challenge | None:
-    found = rows(connection, CHALLENGE_BY_TOKEN, {"token_hash": token_hash})
-    return _challenge(found[0]) if found else None
 
 
 def _application(row: Any) -> Application:
