@@ -214,8 +214,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def store() -> FakeStore:
-    return FakeStore()
+def store(audit_log: RecordingAuditLog) -> FakeStore:
+    return FakeStore(audit_log)
 
 
 @pytest.fixture

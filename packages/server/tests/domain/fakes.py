@@ -38,9 +38,11 @@ def _refusal(reason: RefusalReason, wait: timedelta) -> Refusal:
 
 
 class FakeStore:
-    """The ``Store`` protocol over dictionaries."""
+    """The ``Store`` protocol over dictionaries; the audit events it stores with its writes
+    go to ``audit_log``'s list."""
 
-    def __init__(self) -> None:
+    def __init__(self, audit_log: RecordingAuditLog) -> None:
+        self.audit_log = audit_log
         self.applications: dict[str, Application] = {}
         self.users: dict[int, User] = {}
         self.history: dict[int, list[str]] = {}  # newest first
@@ -94,11 +96,15 @@ class FakeStore:
         await asyncio.sleep(0)
         return self.applications.get(client_id)
 
-    async def add_challenge(self, challenge: NewChallenge, limits: SendLimits) -> int | Refusal:
+    async def add_challenge(
+        self, challenge: NewChallenge, limits: SendLimits, audit: AuditEvent | None = None
+    ) -> int | Refusal:
         await asyncio.sleep(0)
         refusal = self._refusal(challenge, limits)
         if refusal is not None:
             return refusal
+        if audit is not None:
+            self.audit_log.events.append(audit)
         for stored in list(self.challenges.values()):
             if (
                 stored.usage == challenge.usage
@@ -163,7 +169,9 @@ class FakeStore:
         await asyncio.sleep(0)
         return found, (sum(c.attempts for c in failed), oldest)
 
-    async def reserve_attempt(self, challenge_id: int, max_attempts: int) -> bool:
+    async def reserve_attempt(
+        self, challenge_id: int, max_attempts: int, audit: AuditEvent | None = None
+    ) -> bool:
         await asyncio.sleep(0)
         challenge = self.challenges.get(challenge_id)
         if (
@@ -174,6 +182,8 @@ class FakeStore:
         ):
             return False
         self.challenges[challenge_id] = replace(challenge, attempts=challenge.attempts + 1)
+        if audit is not None:
+            self.audit_log.events.append(audit)
         return True
 
     async def release_attempt(self, challenge_id: int) -> None:
@@ -284,11 +294,14 @@ class CountingHashing(PasswordHashing):
 
 
 class RecordingAuditLog:
-    """The ``AuditLog`` protocol over a list."""
+    """The ``AuditLog`` protocol over a list: every event stored, whether on its own or with
+    a store's write; ``own_writes`` counts the former."""
 
     def __init__(self) -> None:
         self.events: list[AuditEvent] = []
+        self.own_writes = 0
 
     async def record_audit_event(self, event: AuditEvent) -> None:
         await asyncio.sleep(0)
         self.events.append(event)
+        self.own_writes += 1

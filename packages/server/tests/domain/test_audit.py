@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from ciam_server.domain.audit import RequestContext
@@ -10,6 +12,7 @@ from ciam_shared import ErrorCode
 
 from .conftest import (
     ADDRESS,
+    BAD_CODE,
     NEW_PASSWORD,
     WEB_CLIENT_ID,
     Issued,
@@ -79,4 +82,75 @@ async def test_a_failing_audit_table_does_not_fail_the_flow(
 
     monkeypatch.setattr(audit_log, "record_audit_event", broken)
 
-    await world.send(Channel.EMAIL)  # answered all the same
+    # A refusal before any write of the flow's own: its event is stored on its own.
+    refused = await refusal(
+        world.send_otp(world.web_app, send_request(Channel.EMAIL, "not an address"))
+    )
+    assert refused.code is ErrorCode.MALFORMED_EMAIL  # answered all the same
+
+
+async def test_a_sent_code_is_audited_by_the_write_that_stores_it(
+    world: World, audit_log: RecordingAuditLog, channel: Channel
+) -> None:
+    await world.send_otp(world.web_app, send_request(channel, ADDRESS[channel]), CONTEXT)
+
+    (sent,) = audit_log.events
+    assert sent.action is AuditAction.CODE_SENT
+    assert sent.identifier == ADDRESS[channel]
+    assert audit_log.own_writes == 0
+
+
+async def test_a_wrong_code_is_audited_by_the_write_that_counts_it(
+    world: World, audit_log: RecordingAuditLog, channel: Channel
+) -> None:
+    issued = await world.send(channel)
+
+    await refusal(world.reset(channel, issued, code=wrong(issued.code)))
+
+    refused = audit_log.events[-1]
+    assert refused.action is AuditAction.RESET_REFUSED
+    assert refused.reason == BAD_CODE[channel]
+    assert len(audit_log.events) == 2
+    assert audit_log.own_writes == 0
+
+
+async def test_a_failed_delivery_follows_its_code_sent_event_with_a_refusal(
+    world: World, audit_log: RecordingAuditLog, channel: Channel
+) -> None:
+    world.sender.fail_codes = True
+
+    await refusal(world.send_otp(world.web_app, send_request(channel, ADDRESS[channel])))
+
+    sent, refused = audit_log.events
+    assert sent.action is AuditAction.CODE_SENT
+    assert refused.action is AuditAction.SEND_REFUSED
+    assert refused.reason == ErrorCode.TEMPORARILY_UNAVAILABLE
+
+
+async def test_a_send_refused_by_a_limit_stores_only_its_refusal(
+    world: World, audit_log: RecordingAuditLog, channel: Channel
+) -> None:
+    limited = replace(world.send_otp, settings=replace(world.send_otp.settings, daily_limit=1))
+    await limited(world.web_app, send_request(channel, ADDRESS[channel]))
+
+    await refusal(limited(world.web_app, send_request(channel, ADDRESS[channel])))
+
+    assert [event.action for event in audit_log.events] == [
+        AuditAction.CODE_SENT,
+        AuditAction.SEND_REFUSED,
+    ]
+    assert audit_log.own_writes == 1
+
+
+async def test_a_client_address_too_long_to_be_one_is_left_out_of_the_event(
+    world: World, audit_log: RecordingAuditLog
+) -> None:
+    forwarded = RequestContext(client_ip="x" * 65)
+    fits = RequestContext(client_ip="f" * 64)
+
+    await world.send_otp(
+        world.web_app, send_request(Channel.EMAIL, ADDRESS[Channel.EMAIL]), forwarded
+    )
+    await world.send_otp(world.web_app, send_request(Channel.SMS, ADDRESS[Channel.SMS]), fits)
+
+    assert [event.client_ip for event in audit_log.events] == [None, "f" * 64]

@@ -146,3 +146,23 @@ async def test_concurrent_guesses_check_no_more_codes_than_allowed(
     assert codes.count(BAD_CODE[channel]) == MAX_ATTEMPTS
     assert set(codes) == {BAD_CODE[channel], BAD_TOKEN[channel]}
     assert world.challenge(issued).attempts == MAX_ATTEMPTS
+
+
+async def test_a_right_code_among_guesses_past_the_limit_is_refused_as_they_are(
+    world: World, channel: Channel
+) -> None:
+    # Every check reads the token while it still has attempts; the right code comes last,
+    # when the wrong ones have used them up: it must be told nothing more than they are.
+    issued = await world.send(channel)
+    guesses = [wrong(issued.code)] * (2 * MAX_ATTEMPTS) + [issued.code]
+
+    outcomes = await asyncio.gather(
+        *(world.reset(channel, issued, code=guess) for guess in guesses),
+        return_exceptions=True,
+    )
+
+    last = outcomes[-1]
+    assert isinstance(last, FlowError)
+    assert last.code is BAD_TOKEN[channel]
+    assert world.challenge(issued).attempts == MAX_ATTEMPTS
+    assert world.has_password(OLD_PASSWORD)

@@ -2,6 +2,11 @@
 
 Each event is written to the audit log (a table) and to the ``ciam_server.audit`` logger, so it
 survives either one being lost. Events hold no secret.
+
+Where a flow's outcome is decided by a write of its own (a code issued, a wrong code counted),
+the flow hands that write the outcome's event, which the store keeps in the same transaction,
+and notes it on the request's :class:`Trail`; the auditor then only logs it. The event is then
+kept exactly when what it records is, and the request costs the database one transaction less.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from ciam_server.domain.errors import FlowError
-from ciam_server.domain.models import AuditAction, AuditEvent, Channel
+from ciam_server.domain.models import CLIENT_IP_MAX_LENGTH, AuditAction, AuditEvent, Channel
 from ciam_server.domain.ports import AuditLog
 
 logger = logging.getLogger("ciam_server.audit")
@@ -35,6 +40,9 @@ class Trail:
 
     channel: Channel | None = None
     identifier: str | None = None
+    stored: AuditEvent | None = None
+    """An outcome's event the flow's own write has stored; not stored again if it is the
+    outcome."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +71,32 @@ class Auditor:
         await self.record(succeeded, client_id=client_id, trail=trail, context=context)
         return result
 
+    def event(
+        self,
+        action: AuditAction,
+        *,
+        client_id: str | None,
+        trail: Trail,
+        context: RequestContext,
+        reason: str | None = None,
+    ) -> AuditEvent:
+        """The event of ``action`` now, for the request and address of ``trail``. A client
+        address too long to be one (what a proxy trusted with any address forwarded) is left
+        out, so that the event can be stored."""
+        client_ip = context.client_ip
+        if client_ip is not None and len(client_ip) > CLIENT_IP_MAX_LENGTH:
+            client_ip = None
+        return AuditEvent(
+            at=self.clock(),
+            action=action,
+            client_id=client_id,
+            channel=trail.channel,
+            identifier=trail.identifier,
+            reason=reason,
+            request_id=context.request_id,
+            client_ip=client_ip,
+        )
+
     async def record(
         self,
         action: AuditAction,
@@ -72,16 +106,8 @@ class Auditor:
         context: RequestContext,
         reason: str | None = None,
     ) -> None:
-        event = AuditEvent(
-            at=self.clock(),
-            action=action,
-            client_id=client_id,
-            channel=trail.channel,
-            identifier=trail.identifier,
-            reason=reason,
-            request_id=context.request_id,
-            client_ip=context.client_ip,
-        )
+        """Log the event and store it, unless the flow's own write stored it already."""
+        event = self.event(action, client_id=client_id, trail=trail, context=context, reason=reason)
         logger.info(
             "%s",
             action.value,
@@ -96,6 +122,9 @@ class Auditor:
                 }
             },
         )
+        stored = trail.stored
+        if stored is not None and (stored.action, stored.reason) == (action, reason):
+            return
         try:
             await self.log.record_audit_event(event)
         except Exception:  # the flow's answer must not depend on the audit table

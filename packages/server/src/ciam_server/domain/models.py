@@ -138,6 +138,10 @@ class IdempotencyClaim:
     response: StoredResponse | None = None
 
 
+CLIENT_IP_MAX_LENGTH = 64
+"""The longest client address an audit event holds (an IPv6 address with its zone fits)."""
+
+
 class AuditAction(StrEnum):
     CODE_SENT = "code_sent"
     SEND_REFUSED = "send_refused"

@@ -29,10 +29,13 @@ class Store(Protocol):
 
     async def get_application(self, client_id: str) -> Application | None: ...
 
-    async def add_challenge(self, challenge: NewChallenge, limits: SendLimits) -> int | Refusal:
+    async def add_challenge(
+        self, challenge: NewChallenge, limits: SendLimits, audit: AuditEvent | None = None
+    ) -> int | Refusal:
         """Check ``limits`` against the challenges already stored and, when none is reached,
-        store ``challenge`` and retire every earlier live challenge (not consumed, not retired)
-        for the same usage, channel and identifier; return the new challenge's id.
+        store ``challenge`` and ``audit`` and retire every earlier live challenge (not
+        consumed, not retired) for the same usage, channel and identifier; return the new
+        challenge's id. A refusal stores nothing.
 
         Check and insert are one transaction, serialized per identifier and per application, so
         concurrent sends (on any number of server instances) cannot exceed a limit. Limits are
@@ -55,10 +58,13 @@ class Store(Protocol):
         for this channel and identifier created at or after ``since``, and the creation time
         of the oldest of them with attempts (None when there is none)."""
 
-    async def reserve_attempt(self, challenge_id: int, max_attempts: int) -> bool:
+    async def reserve_attempt(
+        self, challenge_id: int, max_attempts: int, audit: AuditEvent | None = None
+    ) -> bool:
         """Count one code check against the challenge, atomically, only while fewer than
-        ``max_attempts`` have been counted and it is neither consumed nor retired. True when
-        counted; False means the challenge is used up."""
+        ``max_attempts`` have been counted and it is neither consumed nor retired, and store
+        ``audit`` with it. True when counted; False, and nothing stored, means the challenge
+        is used up."""
 
     async def release_attempt(self, challenge_id: int) -> None:
         """Give back an attempt reserved for a check that found the right code."""

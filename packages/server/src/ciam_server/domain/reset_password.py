@@ -169,7 +169,7 @@ class ResetPassword:
         )
         challenge = self._live_challenge(found, application, attempt, now)
         self._check_failures(failures, attempt, now)
-        await self._prove_code(challenge, attempt, now)
+        await self._prove_code(challenge, attempt, now, trail, context)
         try:
             booking = self.hashing.book(self._argon2_calls)
         except HashingBusyError:
@@ -259,17 +259,43 @@ class ResetPassword:
                 retry_after,
             )
 
-    async def _prove_code(self, challenge: Challenge, attempt: ResetAttempt, now: datetime) -> None:
-        """Step 4. The attempt is counted before the code is compared, so concurrent guesses
-        cannot check more codes than the limit allows; a right code gives its attempt back."""
+    async def _prove_code(
+        self,
+        challenge: Challenge,
+        attempt: ResetAttempt,
+        now: datetime,
+        trail: Trail,
+        context: RequestContext,
+    ) -> None:
+        """Step 4. Every check counts an attempt, atomically and only while the token has
+        attempts left, and its outcome is told only once counted: concurrent guesses cannot
+        learn more codes than the limit allows. A right code gives its attempt back.
+
+        The code is compared first (in constant time, whatever the outcome), so that a wrong
+        code's attempt and its audit event are stored in one transaction: a check refused for
+        want of attempts answers the same whether its code was right or not."""
         if now >= challenge.code_expires_at:
             raise FlowError(BAD_CODE[attempt.channel], "The code has expired.")
-        if not await self.store.reserve_attempt(challenge.id, self.settings.max_attempts):
-            raise FlowError(BAD_TOKEN[attempt.channel], "Too many wrong codes for this token.")
-        if not self.hasher.code_matches(
+        matches = self.hasher.code_matches(
             token_hash=challenge.token_hash, code_hash=challenge.code_hash, code=attempt.code
+        )
+        wrong = None if matches else FlowError(BAD_CODE[attempt.channel], "The code is wrong.")
+        refused = None
+        if wrong is not None:
+            refused = self.auditor.event(
+                AuditAction.RESET_REFUSED,
+                client_id=challenge.client_id,
+                trail=trail,
+                context=context,
+                reason=wrong.code.value,
+            )
+        if not await self.store.reserve_attempt(
+            challenge.id, self.settings.max_attempts, audit=refused
         ):
-            raise FlowError(BAD_CODE[attempt.channel], "The code is wrong.")
+            raise FlowError(BAD_TOKEN[attempt.channel], "Too many wrong codes for this token.")
+        if wrong is not None:
+            trail.stored = refused
+            raise wrong
         await self.store.release_attempt(challenge.id)
 
     async def _notify(self, attempt: ResetAttempt, now: datetime, locale: str) -> None:

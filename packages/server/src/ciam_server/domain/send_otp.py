@@ -167,8 +167,12 @@ class SendOtp:
         code, token = new_code(), new_token()
         token_hash = self.hasher.token_hash(token)
         now = self.clock()
+        sent = self.auditor.event(
+            AuditAction.CODE_SENT, client_id=application.client_id, trail=trail, context=context
+        )
         # A challenge is stored whatever the address receives, so that limits, answers and
-        # timings are the same for every address.
+        # timings are the same for every address. Its event is stored with it: should its
+        # delivery fail below, a send_refused event follows it.
         stored = await self.store.add_challenge(
             NewChallenge(
                 client_id=application.client_id,
@@ -182,9 +186,11 @@ class SendOtp:
                 token_expires_at=now + self.settings.token_ttl,
             ),
             self.settings.limits(application, channel),
+            audit=sent,
         )
         if isinstance(stored, Refusal):
             raise refused(channel, stored)
+        trail.stored = sent
         delivery = self._deliver(
             channel=channel,
             identifier=identifier,

@@ -258,9 +258,12 @@ class SqlStore:
 
     # Challenges
 
-    async def add_challenge(self, challenge: NewChallenge, limits: SendLimits) -> int | Refusal:
+    async def add_challenge(
+        self, challenge: NewChallenge, limits: SendLimits, audit: AuditEvent | None = None
+    ) -> int | Refusal:
         """See :meth:`ciam_server.domain.ports.Store.add_challenge`; "now" is the challenge's
-        ``created_at``.
+        ``created_at``. ``audit`` is checked as :meth:`record_audit_event` checks it, before
+        anything is written.
 
         SQLite runs one write transaction at a time (every transaction begins IMMEDIATE), so
         the checks and the insert cannot interleave with another send. PostgreSQL takes
@@ -268,6 +271,8 @@ class SqlStore:
         applies, on the application and channel before counting: concurrent sends that could
         decide each other's limits queue, on every server instance alike.
         """
+
+        audit_row = None if audit is None else _audit_row(audit)
 
         def work(connection: Connection) -> int | Refusal:
             if self._postgresql:
@@ -302,6 +307,8 @@ class SqlStore:
                 },
             )
             challenge_id: int = inserted[0].id
+            if audit_row is not None:
+                rowcount(connection, INSERT_AUDIT_EVENT, audit_row)
             return challenge_id
 
         return await self._run(work)
@@ -329,12 +336,21 @@ class SqlStore:
 
         return await self._run(work)
 
-    async def reserve_attempt(self, challenge_id: int, max_attempts: int) -> bool:
+    async def reserve_attempt(
+        self, challenge_id: int, max_attempts: int, audit: AuditEvent | None = None
+    ) -> bool:
         # One conditional UPDATE: concurrent checks cannot both take the last attempt.
         parameters = {"challenge_id": challenge_id, "max_attempts": max_attempts}
-        return await self._run(
-            lambda connection: rowcount(connection, RESERVE_ATTEMPT, parameters) == 1
-        )
+        audit_row = None if audit is None else _audit_row(audit)
+
+        def work(connection: Connection) -> bool:
+            if rowcount(connection, RESERVE_ATTEMPT, parameters) != 1:
+                return False
+            if audit_row is not None:
+                rowcount(connection, INSERT_AUDIT_EVENT, audit_row)
+            return True
+
+        return await self._run(work)
 
     async def release_attempt(self, challenge_id: int) -> None:
         parameters = {"challenge_id": challenge_id}
@@ -399,17 +415,7 @@ class SqlStore:
         or ``client_ip`` longer than its column (32, 128 and 64 characters) or a value holding
         a NUL character; nothing is written then.
         """
-        row = {
-            "at": event.at,
-            "action": event.action.value,
-            "client_id": event.client_id,
-            "channel": None if event.channel is None else event.channel.value,
-            "identifier": event.identifier,
-            "reason": event.reason,
-            "request_id": event.request_id,
-            "client_ip": event.client_ip,
-        }
-        _check_audit_row(row)
+        row = _audit_row(event)
         await self._run(lambda connection: rowcount(connection, INSERT_AUDIT_EVENT, row))
 
     async def audit_events(
@@ -684,6 +690,22 @@ def _in_session(work: Callable[[Session], T], connection: Connection) -> T:
 
 def _user_key(channel: Channel) -> InstrumentedAttribute[str | None]:
     return UserRow.email if channel is Channel.EMAIL else UserRow.phone_number
+
+
+def _audit_row(event: AuditEvent) -> dict[str, Any]:
+    """The event's row, checked as the ``audit_events`` table would hold it."""
+    row = {
+        "at": event.at,
+        "action": event.action.value,
+        "client_id": event.client_id,
+        "channel": None if event.channel is None else event.channel.value,
+        "identifier": event.identifier,
+        "reason": event.reason,
+        "request_id": event.request_id,
+        "client_ip": event.client_ip,
+    }
+    _check_audit_row(row)
+    return row
 
 
 def _check_audit_row(row: dict[str, Any]) -> None:

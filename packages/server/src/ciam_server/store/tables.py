@@ -24,6 +24,8 @@ from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
 
+from ciam_server.domain.models import CLIENT_IP_MAX_LENGTH
+
 
 class _SqliteDateTimeText(SQLITE_DATETIME):
     """SQLite's ``DATETIME`` column, whose text :class:`UtcDateTime` writes and reads itself."""
@@ -199,7 +201,7 @@ class IdempotencyKeyRow(Base):
 
 AUDIT_ACTION_LENGTH = 32
 AUDIT_REQUEST_ID_LENGTH = 128
-AUDIT_CLIENT_IP_LENGTH = 64
+AUDIT_CLIENT_IP_LENGTH = CLIENT_IP_MAX_LENGTH
 
 
 class AuditEventRow(Base):
