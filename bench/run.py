@@ -397,6 +397,19 @@ def argon2_counter(base_url: str) -> float | None:
     return sum(float(value) for value in values) if values else None
 
 
+def sdk_arguments(base_url: str, client: Client, durations: Durations) -> list[str]:
+    """The arguments of ``bench.sdk_load``: the id and the secret are joined to their options
+    with ``=``, since either may start with ``-`` and would then be read as an option."""
+    return [
+        f"--base-url={base_url}",
+        f"--client-id={client.client_id}",
+        f"--client-secret={client.client_secret}",
+        f"--rounds={durations.sdk_rounds}",
+        f"--seconds={durations.sdk_round}",
+        "--concurrency=8",
+    ]
+
+
 # --- the phases --------------------------------------------------------------------------------
 
 
@@ -532,28 +545,9 @@ class Bench:
     # 5. the SDK against raw httpx
 
     def sdk(self) -> dict[str, Any]:
-        d = self.durations
-        return run_json(
-            [
-                sys.executable,
-                "-m",
-                "bench.sdk_load",
-                "--base-url",
-                self.server.base_url,
-                "--client-id",
-                self.client.client_id,
-                "--client-secret",
-                self.client.client_secret,
-                "--rounds",
-                str(d.sdk_rounds),
-                "--seconds",
-                str(d.sdk_round),
-                "--concurrency",
-                "8",
-            ],
-            self.env,
-            ROOT,
-        )
+        command = [sys.executable, "-m", "bench.sdk_load"]
+        arguments = sdk_arguments(self.server.base_url, self.client, self.durations)
+        return run_json([*command, *arguments], self.env, ROOT)
 
     # 1. resets against the argon2 bound
 

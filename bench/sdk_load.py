@@ -168,7 +168,7 @@ def _measure(
     }
 
 
-def main() -> None:
+def argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="SDK calls per second against raw httpx.")
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--client-id", required=True)
@@ -177,7 +177,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--prefix", default="sdk")
-    arguments = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    arguments = argument_parser().parse_args()
     target = _target(arguments.base_url, arguments.client_id, arguments.client_secret)
     emails = _addresses(arguments.prefix)
 
