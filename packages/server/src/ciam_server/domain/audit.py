@@ -64,11 +64,20 @@ class Auditor:
         try:
             result = await work
         except FlowError as exc:
-            await self.record(
-                refused, client_id=client_id, trail=trail, context=context, reason=exc.code.value
+            reason = exc.code.value
+            await self._record(
+                self.event(
+                    refused, client_id=client_id, trail=trail, context=context, reason=reason
+                ),
+                trail,
+                context,
             )
             raise
-        await self.record(succeeded, client_id=client_id, trail=trail, context=context)
+        await self._record(
+            self.event(succeeded, client_id=client_id, trail=trail, context=context),
+            trail,
+            context,
+        )
         return result
 
     def event(
@@ -97,33 +106,25 @@ class Auditor:
             client_ip=client_ip,
         )
 
-    async def record(
-        self,
-        action: AuditAction,
-        *,
-        client_id: str | None,
-        trail: Trail,
-        context: RequestContext,
-        reason: str | None = None,
-    ) -> None:
+    async def _record(self, event: AuditEvent, trail: Trail, context: RequestContext) -> None:
         """Log the event and store it, unless the flow's own write stored it already."""
-        event = self.event(action, client_id=client_id, trail=trail, context=context, reason=reason)
+        action = event.action
         logger.info(
             "%s",
             action.value,
             extra={
                 "audit": {
                     "action": action.value,
-                    "client_id": client_id,
-                    "channel": None if trail.channel is None else trail.channel.value,
-                    "identifier": trail.identifier,
-                    "reason": reason,
+                    "client_id": event.client_id,
+                    "channel": None if event.channel is None else event.channel.value,
+                    "identifier": event.identifier,
+                    "reason": event.reason,
                     "client_ip": context.client_ip,
                 }
             },
         )
         stored = trail.stored
-        if stored is not None and (stored.action, stored.reason) == (action, reason):
+        if stored is not None and (stored.action, stored.reason) == (action, event.reason):
             return
         try:
             await self.log.record_audit_event(event)
