@@ -276,12 +276,11 @@ class ResetPassword:
         want of attempts answers the same whether its code was right or not."""
         if now >= challenge.code_expires_at:
             raise FlowError(BAD_CODE[attempt.channel], "The code has expired.")
-        matches = self.hasher.code_matches(
+        wrong, refused = None, None
+        if not self.hasher.code_matches(
             token_hash=challenge.token_hash, code_hash=challenge.code_hash, code=attempt.code
-        )
-        wrong = None if matches else FlowError(BAD_CODE[attempt.channel], "The code is wrong.")
-        refused = None
-        if wrong is not None:
+        ):
+            wrong = FlowError(BAD_CODE[attempt.channel], "The code is wrong.")
             refused = self.auditor.event(
                 AuditAction.RESET_REFUSED,
                 client_id=challenge.client_id,
