@@ -30,11 +30,11 @@ def create_engine(url: str) -> AsyncEngine:
     return engine
 
 
-def create_sqlite_worker_engine(url: str | URL) -> Engine:
+def create_sqlite_process_engine(url: str | URL) -> Engine:
     """A synchronous engine (the standard library's ``sqlite3``) on the SQLite file that the
-    async ``url`` names, holding one connection: the one the store's worker thread uses.
+    async ``url`` names, holding one connection: the one the store's SQLite process uses.
 
-    The worker emits ``BEGIN IMMEDIATE`` itself. With no listener for the engine's connection
+    That process emits ``BEGIN IMMEDIATE`` itself. With no listener for the engine's connection
     events, SQLAlchemy skips dispatching events for each statement it runs."""
     engine = create_sync_engine(
         make_url(url).set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0

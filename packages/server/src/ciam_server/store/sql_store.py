@@ -4,87 +4,33 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import TypeVar
 
-from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
-    Connection,
-    CursorResult,
-    Delete,
-    Insert,
-    Update,
-    bindparam,
-    delete,
-    func,
-    select,
-    tuple_,
-    update,
-)
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
 from ciam_server.domain.models import (
     Application,
     AppType,
-    AuditAction,
     AuditEvent,
     Challenge,
     Channel,
-    ClaimOutcome,
     IdempotencyClaim,
     NewChallenge,
     Refusal,
-    RefusalReason,
     SendLimits,
     StoredResponse,
     User,
 )
-from ciam_server.store.database import create_sqlite_worker_engine
-from ciam_server.store.direct import rowcount, rows
-from ciam_server.store.sqlite_worker import SqliteWorker
-from ciam_server.store.statements import (
-    APPLICATION,
-    CHALLENGE_BY_TOKEN,
-    FAILED_FOR_ADDRESS,
-    FAILURES_SINCE,
-    INSERT_AUDIT_EVENT,
-    INSERT_CHALLENGE,
-    LIVE,
-    NEWEST_FOR_ADDRESS,
-    NTH_NEWEST_FOR_APPLICATION,
-    RELEASE_ATTEMPT,
-    RESERVE_ATTEMPT,
-    RETIRE_LIVE_CHALLENGES,
-)
-from ciam_server.store.tables import (
-    AUDIT_ACTION_LENGTH,
-    AUDIT_CLIENT_IP_LENGTH,
-    AUDIT_REQUEST_ID_LENGTH,
-    ApplicationRow,
-    AuditEventRow,
-    IdempotencyKeyRow,
-    OtpChallengeRow,
-    PasswordHistoryRow,
-    UserRow,
-)
+from ciam_server.store import units
+from ciam_server.store.sqlite_process import SqliteProcess
 
 T = TypeVar("T")
-
-DAY = timedelta(hours=24)
-"""The window of the daily limit and of the applications' daily quotas."""
-
-IDEMPOTENCY_PURGE_BATCH = 100
-"""Expired idempotency records deleted, at most, by each claim."""
-
-_IN_PROGRESS = "in_progress"
-_DONE = "done"
 
 
 class AlreadyExistsError(Exception):
@@ -94,47 +40,41 @@ class AlreadyExistsError(Exception):
 class SqlStore:
     """Every public method runs in a transaction of its own.
 
-    On SQLite the transactions run in the store's worker thread (see
-    :mod:`ciam_server.store.sqlite_worker`); on PostgreSQL they run concurrently on the async
-    engine's pool. Either way a method returns once its transaction has committed. Call
+    On SQLite the transactions run in the store's own process (see
+    :mod:`ciam_server.store.sqlite_process`), committed in batches; on PostgreSQL they run
+    concurrently on the async engine's pool. Either way a method returns once its transaction
+    has committed. Each transaction is a unit of :mod:`ciam_server.store.units`. Call
     :meth:`close` when done with the store.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._postgresql = engine.dialect.name == "postgresql"
-        self._worker: SqliteWorker | None = None
+        self._process: SqliteProcess | None = None
         if engine.dialect.name == "sqlite":
-            self._worker = SqliteWorker(create_sqlite_worker_engine(engine.url))
+            self._process = SqliteProcess(engine.url.render_as_string(hide_password=False))
 
     async def close(self) -> None:
-        """Finish the transactions under way and release the store's own connection."""
-        if self._worker is not None:
-            await self._worker.close()
+        """Finish the transactions under way and stop the store's process, if it has one."""
+        if self._process is not None:
+            await self._process.close()
 
     async def _run(self, work: Callable[[Connection], T]) -> T:
-        """``work(connection)`` in a transaction of its own, committed when this returns.
-
-        ``work`` may run more than once (the SQLite worker runs a batch's units again after one
-        of them failed), so it makes the rows it adds itself and keeps no state between runs."""
-        if self._worker is not None:
-            return await self._worker.run(work)
+        """``work(connection)`` in a transaction of its own, committed when this returns;
+        ``work`` is a unit of :mod:`ciam_server.store.units` with its values bound."""
+        if self._process is not None:
+            return await self._process.run(work)
         async with self._engine.begin() as connection:
             return await connection.run_sync(work)
 
     async def _run_in_session(self, work: Callable[[Session], T]) -> T:
-        """``work(session)`` with an ORM session, as :meth:`_run` runs a unit; for the units
-        that load or add mapped objects (the others do without the session's cost)."""
-        return await self._run(partial(_in_session, work))
+        """``work(session)`` with an ORM session, as :meth:`_run` runs a unit."""
+        return await self._run(partial(units.in_session, work=work))
 
     # Applications
 
     async def get_application(self, client_id: str) -> Application | None:
-        def work(connection: Connection) -> Application | None:
-            found = rows(connection, APPLICATION, {"client_id": client_id})
-            return _application(found[0]) if found else None
-
-        return await self._run(work)
+        return await self._run(partial(units.get_application, client_id=client_id))
 
     async def create_application(
         self,
@@ -145,39 +85,28 @@ class SqlStore:
         secret_hash: str | None,
         allow_otp_send: bool,
     ) -> Application:
-
-        def work(session: Session) -> Application:
-            row = ApplicationRow(
-                client_id=client_id,
-                name=name,
-                app_type=app_type.value,
-                secret_hash=secret_hash,
-                allow_otp_send=allow_otp_send,
-            )
-            session.add(row)
-            session.flush()
-            return _application(row)
-
+        work = partial(
+            units.create_application,
+            client_id=client_id,
+            name=name,
+            app_type=app_type,
+            secret_hash=secret_hash,
+            allow_otp_send=allow_otp_send,
+        )
         try:
             return await self._run_in_session(work)
         except IntegrityError as error:
             raise AlreadyExistsError(f"application {client_id!r} already exists") from error
 
     async def list_applications(self) -> list[Application]:
-        def work(session: Session) -> list[Application]:
-            found = session.scalars(select(ApplicationRow).order_by(ApplicationRow.client_id))
-            return [_application(row) for row in found]
-
-        return await self._run_in_session(work)
+        return await self._run_in_session(units.list_applications)
 
     async def set_application_secret(self, client_id: str, secret_hash: str) -> bool:
         """Replace the application's secret hash; False when there is no such application."""
-        statement = (
-            update(ApplicationRow)
-            .where(ApplicationRow.client_id == client_id)
-            .values(secret_hash=secret_hash)
+        values = {"secret_hash": secret_hash}
+        return await self._run(
+            partial(units.set_application_values, client_id=client_id, values=values)
         )
-        return await self._run(lambda connection: _count(connection, statement) == 1)
 
     async def set_application_quota(
         self, client_id: str, channel: Channel, daily: int | None
@@ -187,12 +116,10 @@ class SqlStore:
         if daily is not None and daily < 0:
             raise ValueError("a daily quota cannot be negative")
         column = "email_daily_quota" if channel is Channel.EMAIL else "sms_daily_quota"
-        statement = (
-            update(ApplicationRow)
-            .where(ApplicationRow.client_id == client_id)
-            .values({column: daily})
+        values = {column: daily}
+        return await self._run(
+            partial(units.set_application_values, client_id=client_id, values=values)
         )
-        return await self._run(lambda connection: _count(connection, statement) == 1)
 
     # Users and password history
 
@@ -207,54 +134,31 @@ class SqlStore:
         """Add a user with ``password_hash`` as the first entry of its password history."""
         if email is None and phone_number is None:
             raise ValueError("a user needs an email or a phone number")
-
-        def work(session: Session) -> User:
-            row = UserRow(
-                email=email,
-                phone_number=phone_number,
-                password_hash=password_hash,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(row)
-            session.flush()
-            session.add(
-                PasswordHistoryRow(user_id=row.id, password_hash=password_hash, created_at=now)
-            )
-            session.flush()
-            return _user(row)
-
+        work = partial(
+            units.create_user,
+            email=email,
+            phone_number=phone_number,
+            password_hash=password_hash,
+            now=now,
+        )
         try:
             return await self._run_in_session(work)
         except IntegrityError as error:
             raise AlreadyExistsError("a user with this email or phone number exists") from error
 
     async def find_user(self, channel: Channel, identifier: str) -> User | None:
-        statement = select(UserRow).where(_user_key(channel) == identifier)
-
-        def work(session: Session) -> User | None:
-            row = session.scalar(statement)
-            return None if row is None else _user(row)
-
-        return await self._run_in_session(work)
+        return await self._run_in_session(
+            partial(units.find_user, channel=channel, identifier=identifier)
+        )
 
     async def set_user_frozen(self, channel: Channel, identifier: str, frozen: bool) -> bool:
         """Freeze or unfreeze a user; False when there is no such user."""
-        statement = (
-            update(UserRow)
-            .where(_user_key(channel) == identifier)
-            .values(frozen=frozen, updated_at=datetime.now(UTC))
+        return await self._run(
+            partial(units.set_user_frozen, channel=channel, identifier=identifier, frozen=frozen)
         )
-        return await self._run(lambda connection: _count(connection, statement) == 1)
 
     async def recent_password_hashes(self, user_id: int, limit: int) -> list[str]:
-        statement = (
-            select(PasswordHistoryRow.password_hash)
-            .where(PasswordHistoryRow.user_id == user_id)
-            .order_by(PasswordHistoryRow.id.desc())
-            .limit(limit)
-        )
-        return await self._run(lambda connection: list(connection.scalars(statement)))
+        return await self._run(partial(units.recent_password_hashes, user_id=user_id, limit=limit))
 
     # Challenges
 
@@ -271,90 +175,48 @@ class SqlStore:
         applies, on the application and channel before counting: concurrent sends that could
         decide each other's limits queue, on every server instance alike.
         """
-
-        audit_row = None if audit is None else _audit_row(audit)
-
-        def work(connection: Connection) -> int | Refusal:
-            if self._postgresql:
-                _lock_send(connection, challenge, quota=limits.app_daily_quota is not None)
-            refusal = _check_limits(connection, challenge, limits)
-            if refusal is not None:
-                return refusal  # nothing was written
-            rowcount(
-                connection,
-                RETIRE_LIVE_CHALLENGES,
-                {
-                    "of_usage": challenge.usage,
-                    "of_channel": challenge.channel.value,
-                    "of_identifier": challenge.identifier,
-                    "now": challenge.created_at,
-                },
+        row = None if audit is None else units.audit_row(audit)
+        return await self._run(
+            partial(
+                units.add_challenge,
+                postgresql_locks=self._postgresql,
+                challenge=challenge,
+                limits=limits,
+                audit_row=row,
             )
-            inserted = rows(
-                connection,
-                INSERT_CHALLENGE,
-                {
-                    "client_id": challenge.client_id,
-                    "usage": challenge.usage,
-                    "channel": challenge.channel.value,
-                    "identifier": challenge.identifier,
-                    "token_hash": challenge.token_hash,
-                    "code_hash": challenge.code_hash,
-                    "created_at": challenge.created_at,
-                    "code_expires_at": challenge.code_expires_at,
-                    "token_expires_at": challenge.token_expires_at,
-                    "attempts": 0,
-                },
-            )
-            challenge_id: int = inserted[0].id
-            if audit_row is not None:
-                rowcount(connection, INSERT_AUDIT_EVENT, audit_row)
-            return challenge_id
-
-        return await self._run(work)
+        )
 
     async def retire_challenge(self, challenge_id: int) -> None:
         """Retire the challenge now, unless it is already consumed or retired."""
-        statement = (
-            update(OtpChallengeRow)
-            .where(OtpChallengeRow.id == challenge_id, LIVE)
-            .values(retired_at=datetime.now(UTC))
+        await self._run(
+            partial(units.retire_challenge, challenge_id=challenge_id, now=datetime.now(UTC))
         )
-        await self._run(lambda connection: _count(connection, statement))
 
     async def find_challenge_and_failures(
         self, token_hash: str, channel: Channel, identifier: str, since: datetime
     ) -> tuple[Challenge | None, tuple[int, datetime | None]]:
         # Attempts are never negative, so leaving out the challenges without any changes
         # nothing in the sum, and the oldest of the rest is the oldest with attempts.
-        parameters = {"channel": channel.value, "identifier": identifier, "since": since}
-
-        def work(connection: Connection) -> tuple[Challenge | None, tuple[int, datetime | None]]:
-            found = rows(connection, CHALLENGE_BY_TOKEN, {"token_hash": token_hash})
-            ((total, oldest),) = rows(connection, FAILURES_SINCE, parameters)
-            return (_challenge(found[0]) if found else None), (int(total), oldest)
-
-        return await self._run(work)
+        address = {"channel": channel.value, "identifier": identifier, "since": since}
+        return await self._run(
+            partial(units.find_challenge_and_failures, token_hash=token_hash, address=address)
+        )
 
     async def reserve_attempt(
         self, challenge_id: int, max_attempts: int, audit: AuditEvent | None = None
     ) -> bool:
-        # One conditional UPDATE: concurrent checks cannot both take the last attempt.
-        parameters = {"challenge_id": challenge_id, "max_attempts": max_attempts}
-        audit_row = None if audit is None else _audit_row(audit)
-
-        def work(connection: Connection) -> bool:
-            if rowcount(connection, RESERVE_ATTEMPT, parameters) != 1:
-                return False
-            if audit_row is not None:
-                rowcount(connection, INSERT_AUDIT_EVENT, audit_row)
-            return True
-
-        return await self._run(work)
+        row = None if audit is None else units.audit_row(audit)
+        return await self._run(
+            partial(
+                units.reserve_attempt,
+                challenge_id=challenge_id,
+                max_attempts=max_attempts,
+                audit_row=row,
+            )
+        )
 
     async def release_attempt(self, challenge_id: int) -> None:
-        parameters = {"challenge_id": challenge_id}
-        await self._run(lambda connection: rowcount(connection, RELEASE_ATTEMPT, parameters))
+        await self._run(partial(units.release_attempt, challenge_id=challenge_id))
 
     async def complete_reset(
         self,
@@ -367,43 +229,14 @@ class SqlStore:
     ) -> bool:
         if history_depth < 1:
             raise ValueError("history_depth must keep at least the new password")
-        consume = (
-            update(OtpChallengeRow)
-            .where(OtpChallengeRow.id == challenge_id, LIVE)
-            .values(consumed_at=now)
+        work = partial(
+            units.complete_reset,
+            challenge_id=challenge_id,
+            user_id=user_id,
+            new_password_hash=new_password_hash,
+            history_depth=history_depth,
+            now=now,
         )
-        change_password = (
-            update(UserRow)
-            .where(UserRow.id == user_id)
-            .values(
-                password_hash=new_password_hash,
-                credential_version=UserRow.credential_version + 1,
-                updated_at=now,
-            )
-        )
-        kept = (
-            select(PasswordHistoryRow.id)
-            .where(PasswordHistoryRow.user_id == user_id)
-            .order_by(PasswordHistoryRow.id.desc())
-            .limit(history_depth)
-        )
-        prune = delete(PasswordHistoryRow).where(
-            PasswordHistoryRow.user_id == user_id, PasswordHistoryRow.id.not_in(kept)
-        )
-
-        def work(session: Session) -> bool:
-            # The challenge goes first: whoever consumes it holds the only right to go on.
-            if _count(session.connection(), consume) != 1:
-                return False  # nothing was written
-            if _count(session.connection(), change_password) != 1:
-                raise LookupError(f"no user with id {user_id}")  # rolls the transaction back
-            session.add(
-                PasswordHistoryRow(user_id=user_id, password_hash=new_password_hash, created_at=now)
-            )
-            session.flush()
-            session.execute(prune, execution_options={"synchronize_session": False})
-            return True
-
         return await self._run_in_session(work)
 
     # Audit events
@@ -415,8 +248,7 @@ class SqlStore:
         or ``client_ip`` longer than its column (32, 128 and 64 characters) or a value holding
         a NUL character; nothing is written then.
         """
-        row = _audit_row(event)
-        await self._run(lambda connection: rowcount(connection, INSERT_AUDIT_EVENT, row))
+        await self._run(partial(units.record_audit_event, audit_row=units.audit_row(event)))
 
     async def audit_events(
         self, *, limit: int = 100, identifier: str | None = None
@@ -425,14 +257,8 @@ class SqlStore:
         only those for ``identifier`` when one is given."""
         if limit < 0:
             raise ValueError("limit cannot be negative")
-        statement = select(AuditEventRow)
-        if identifier is not None:
-            statement = statement.where(AuditEventRow.identifier == identifier)
-        statement = statement.order_by(AuditEventRow.at.desc(), AuditEventRow.id.desc()).limit(
-            limit
-        )
         return await self._run_in_session(
-            lambda session: [_audit_event(row) for row in session.scalars(statement)]
+            partial(units.audit_events, limit=limit, identifier=identifier)
         )
 
     # Idempotency keys
@@ -453,329 +279,32 @@ class SqlStore:
         neither, the record it met is read and compared. On PostgreSQL the upsert waits for a
         concurrent claim of the same key to commit, and then finds its record, so of two
         concurrent claims exactly one is CLAIMED; SQLite runs them one after the other. Up to
-        :data:`IDEMPOTENCY_PURGE_BATCH` other expired records are deleted on the way.
+        :data:`~ciam_server.store.units.IDEMPOTENCY_PURGE_BATCH` other expired records are
+        deleted on the way.
         """
         if expires_at <= now:
             raise ValueError("an idempotency record must expire after it is claimed")
-        claim = {
-            "endpoint": endpoint,
-            "fingerprint": fingerprint,
-            "state": _IN_PROGRESS,
-            "status": None,
-            "body": None,
-            "retry_after": None,
-            "created_at": now,
-            "expires_at": expires_at,
-        }
-        by_key = (IdempotencyKeyRow.client_id == client_id, IdempotencyKeyRow.key == key)
-        upsert = self._upsert_expired(
-            {"client_id": client_id, "key": key, **claim},
-            claim,
-            IdempotencyKeyRow.expires_at <= now,
+        claim = units.new_idempotency_claim(endpoint, fingerprint, now, expires_at)
+        return await self._run_in_session(
+            partial(
+                units.claim_idempotency_key,
+                postgresql_dialect=self._postgresql,
+                client_id=client_id,
+                key=key,
+                claim=claim,
+                now=now,
+            )
         )
-
-        def work(session: Session) -> IdempotencyKeyRow | None:
-            claimed = _count(session.connection(), upsert) == 1
-            # After the upsert, which holds the lock on this key's record on PostgreSQL, so
-            # that purges of concurrent claims skip each other's records and never wait.
-            self._purge_expired_idempotency_keys(session, now)
-            if claimed:
-                return None
-            return session.execute(select(IdempotencyKeyRow).where(*by_key)).scalar_one()
-
-        row = await self._run_in_session(work)
-        if row is None:
-            return IdempotencyClaim(outcome=ClaimOutcome.CLAIMED)
-        if row.endpoint != endpoint or row.fingerprint != fingerprint:
-            return IdempotencyClaim(outcome=ClaimOutcome.MISMATCH)
-        if row.state != _DONE:
-            return IdempotencyClaim(outcome=ClaimOutcome.IN_PROGRESS)
-        if row.status is None or row.body is None:
-            raise LookupError(f"idempotency record {client_id!r}/{key!r} is done without answer")
-        response = StoredResponse(status=row.status, body=row.body, retry_after=row.retry_after)
-        return IdempotencyClaim(outcome=ClaimOutcome.REPLAY, response=response)
 
     async def complete_idempotency_key(
         self, *, client_id: str, key: str, response: StoredResponse
     ) -> None:
         """Record the answer on the key's record while it is in progress; a record that is
         gone (expired and purged, or released) is left alone."""
-        statement = (
-            update(IdempotencyKeyRow)
-            .where(
-                IdempotencyKeyRow.client_id == client_id,
-                IdempotencyKeyRow.key == key,
-                IdempotencyKeyRow.state == _IN_PROGRESS,
-            )
-            .values(
-                state=_DONE,
-                status=response.status,
-                body=response.body,
-                retry_after=response.retry_after,
-            )
+        await self._run(
+            partial(units.complete_idempotency_key, client_id=client_id, key=key, response=response)
         )
-        await self._run(lambda connection: _count(connection, statement))
 
     async def release_idempotency_key(self, *, client_id: str, key: str) -> None:
         """Delete the key's record while it is in progress; a completed one stays."""
-        statement = delete(IdempotencyKeyRow).where(
-            IdempotencyKeyRow.client_id == client_id,
-            IdempotencyKeyRow.key == key,
-            IdempotencyKeyRow.state == _IN_PROGRESS,
-        )
-        await self._run(lambda connection: _count(connection, statement))
-
-    def _upsert_expired(
-        self, values: dict[str, Any], replace: dict[str, Any], expired: ColumnElement[bool]
-    ) -> Insert:
-        """INSERT ``values``; on a key conflict set ``replace`` only where ``expired``."""
-        keys = ["client_id", "key"]
-        if self._postgresql:
-            pg = postgresql.insert(IdempotencyKeyRow).values(values)
-            return pg.on_conflict_do_update(index_elements=keys, set_=replace, where=expired)
-        lite = sqlite.insert(IdempotencyKeyRow).values(values)
-        return lite.on_conflict_do_update(index_elements=keys, set_=replace, where=expired)
-
-    def _purge_expired_idempotency_keys(self, session: Session, now: datetime) -> None:
-        expired = (
-            select(IdempotencyKeyRow.client_id, IdempotencyKeyRow.key)
-            .where(IdempotencyKeyRow.expires_at <= now)
-            .order_by(IdempotencyKeyRow.expires_at)
-            .limit(IDEMPOTENCY_PURGE_BATCH)
-        )
-        if self._postgresql:
-            # Rows other transactions hold (claims and purges under way) are left for later.
-            expired = expired.with_for_update(skip_locked=True)
-        keys: Sequence[Any] = session.execute(expired).all()
-        if not keys:
-            return
-        purge: Delete = delete(IdempotencyKeyRow).where(
-            tuple_(IdempotencyKeyRow.client_id, IdempotencyKeyRow.key).in_(
-                [tuple(key) for key in keys]
-            )
-        )
-        session.execute(purge, execution_options={"synchronize_session": False})
-
-
-def _lock_send(connection: Connection, challenge: NewChallenge, *, quota: bool) -> None:
-    """Take PostgreSQL's transaction-scoped advisory locks that serialize the sends which
-    count against the same limits: per channel and identifier and, when an application quota
-    applies, per application and channel. They are taken in ascending order of their keys, so
-    two sends never wait for each other in a cycle."""
-    channel = challenge.channel.value
-    names = [f"ciam.send.identifier\0{channel}\0{challenge.identifier}"]
-    if quota:
-        names.append(f"ciam.send.application\0{channel}\0{challenge.client_id}")
-    for key in sorted({advisory_lock_key(name) for name in names}):
-        connection.execute(_ADVISORY_LOCK, {"key": key})
-
-
-_ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
-
-
-def advisory_lock_key(name: str) -> int:
-    """A stable signed 64-bit key for ``pg_advisory_xact_lock``, the same on every process
-    (unlike Python's ``hash``)."""
-    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-def _check_limits(
-    connection: Connection, challenge: NewChallenge, limits: SendLimits
-) -> Refusal | None:
-    """The first limit the challenge would exceed, in the order the contract gives, or None."""
-    now = challenge.created_at
-    address = {"channel": challenge.channel.value, "identifier": challenge.identifier}
-
-    quota = limits.app_daily_quota
-    if quota is not None:
-        if quota <= 0:
-            # No challenge's leaving makes room: retry when a whole window has passed.
-            return Refusal(reason=RefusalReason.APP_QUOTA, retry_after=_seconds(DAY))
-        found = rows(
-            connection,
-            NTH_NEWEST_FOR_APPLICATION,
-            {
-                "client_id": challenge.client_id,
-                "channel": challenge.channel.value,
-                "after": now - DAY,
-                "skip": quota - 1,
-            },
-        )
-        if found:
-            return _refusal(RefusalReason.APP_QUOTA, found[0].created_at + DAY - now)
-
-    refusal = _address_limits(connection, challenge, limits)
-    if refusal is not None:
-        return refusal
-
-    if limits.failure_limit > 0:
-        window = limits.failure_window
-        failed = rows(connection, FAILED_FOR_ADDRESS, {**address, "after": now - window})
-        total = sum(attempts for _, attempts in failed)
-        # The oldest challenges leave the window first; the one whose leaving brings the sum
-        # below the limit decides.
-        for created_at, attempts in failed:
-            if total < limits.failure_limit:
-                break
-            total -= attempts
-            if total < limits.failure_limit:
-                return _refusal(RefusalReason.FAILURES, created_at + window - now)
-    return None
-
-
-def _address_limits(
-    connection: Connection, challenge: NewChallenge, limits: SendLimits
-) -> Refusal | None:
-    """The interval, then the daily limit, read from one query: the newest challenge decides
-    the interval, the ``daily_limit``-th newest of the last day the daily limit."""
-    interval = limits.interval if limits.interval > timedelta(0) else None
-    daily = limits.daily_limit if limits.daily_limit > 0 else None
-    if interval is None and daily is None:
-        return None
-    now = challenge.created_at
-    window = max(interval or timedelta(0), DAY if daily is not None else timedelta(0))
-    found = rows(
-        connection,
-        NEWEST_FOR_ADDRESS,
-        {
-            "channel": challenge.channel.value,
-            "identifier": challenge.identifier,
-            "after": now - window,
-            "count": daily or 1,
-        },
-    )
-    newest: list[datetime] = [created_at for (created_at,) in found]
-    if interval is not None and newest and newest[0] > now - interval:
-        return _refusal(RefusalReason.INTERVAL, newest[0] + interval - now)
-    if daily is not None and len(newest) >= daily and newest[daily - 1] > now - DAY:
-        return _refusal(RefusalReason.DAILY_LIMIT, newest[daily - 1] + DAY - now)
-    return None
-
-
-def _refusal(reason: RefusalReason, wait: timedelta) -> Refusal:
-    return Refusal(reason=reason, retry_after=_seconds(wait))
-
-
-def _seconds(wait: timedelta) -> int:
-    """Whole seconds, rounded up, and at least 1."""
-    microseconds = wait // timedelta(microseconds=1)
-    return max(1, -(-microseconds // 1_000_000))
-
-
-def _count(
-    connection: Connection,
-    statement: Update | Insert | Delete,
-    parameters: dict[str, Any] | None = None,
-) -> int:
-    """Run an INSERT, UPDATE, DELETE or upsert built for this call (the built-once statements
-    go through :func:`ciam_server.store.direct.rowcount`); the number of rows it matched (or
-    wrote)."""
-    result = cast("CursorResult[Any]", connection.execute(statement, parameters))
-    return result.rowcount
-
-
-def _in_session(work: Callable[[Session], T], connection: Connection) -> T:
-    """``work`` with an ORM session on ``connection``, within the transaction the connection is
-    in: the session flushes, and rolls the transaction back if ``work`` raises, but neither
-    commits nor releases it."""
-    with (
-        Session(
-            bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False
-        ) as session,
-        session.begin(),
-    ):
-        return work(session)
-
-
-def _user_key(channel: Channel) -> InstrumentedAttribute[str | None]:
-    return UserRow.email if channel is Channel.EMAIL else UserRow.phone_number
-
-
-def _audit_row(event: AuditEvent) -> dict[str, Any]:
-    """The event's row, checked as the ``audit_events`` table would hold it."""
-    row = {
-        "at": event.at,
-        "action": event.action.value,
-        "client_id": event.client_id,
-        "channel": None if event.channel is None else event.channel.value,
-        "identifier": event.identifier,
-        "reason": event.reason,
-        "request_id": event.request_id,
-        "client_ip": event.client_ip,
-    }
-    _check_audit_row(row)
-    return row
-
-
-def _check_audit_row(row: dict[str, Any]) -> None:
-    """Refuse what PostgreSQL would refuse and SQLite would keep: values longer than their
-    column, and NUL characters."""
-    bounded = {
-        "action": AUDIT_ACTION_LENGTH,
-        "request_id": AUDIT_REQUEST_ID_LENGTH,
-        "client_ip": AUDIT_CLIENT_IP_LENGTH,
-    }
-    for name, length in bounded.items():
-        value = row[name]
-        if value is not None and len(value) > length:
-            raise ValueError(f"audit event {name} is longer than {length} characters")
-    for name, value in row.items():
-        if isinstance(value, str) and "\0" in value:
-            raise ValueError(f"audit event {name} holds a NUL character")
-
-
-def _audit_event(row: AuditEventRow) -> AuditEvent:
-    return AuditEvent(
-        at=row.at,
-        action=AuditAction(row.action),
-        client_id=row.client_id,
-        channel=None if row.channel is None else Channel(row.channel),
-        identifier=row.identifier,
-        reason=row.reason,
-        request_id=row.request_id,
-        client_ip=row.client_ip,
-    )
-
-
-def _application(row: Any) -> Application:
-    """From an :class:`ApplicationRow` or a row of ``APPLICATION`` (its columns by name)."""
-    return Application(
-        client_id=row.client_id,
-        name=row.name,
-        app_type=AppType(row.app_type),
-        secret_hash=row.secret_hash,
-        allow_otp_send=row.allow_otp_send,
-        email_daily_quota=row.email_daily_quota,
-        sms_daily_quota=row.sms_daily_quota,
-    )
-
-
-def _user(row: UserRow) -> User:
-    return User(
-        id=row.id,
-        email=row.email,
-        phone_number=row.phone_number,
-        password_hash=row.password_hash,
-        frozen=row.frozen,
-        credential_version=row.credential_version,
-    )
-
-
-def _challenge(row: Any) -> Challenge:
-    """From a row of ``CHALLENGE_BY_TOKEN`` (its columns by name)."""
-    return Challenge(
-        id=row.id,
-        client_id=row.client_id,
-        usage=row.usage,
-        channel=Channel(row.channel),
-        identifier=row.identifier,
-        token_hash=row.token_hash,
-        code_hash=row.code_hash,
-        created_at=row.created_at,
-        code_expires_at=row.code_expires_at,
-        token_expires_at=row.token_expires_at,
-        attempts=row.attempts,
-        consumed_at=row.consumed_at,
-        retired_at=row.retired_at,
-    )
+        await self._run(partial(units.release_idempotency_key, client_id=client_id, key=key))

@@ -48,8 +48,8 @@ class UtcDateTime(TypeDecorator[datetime]):
     text SQLAlchemy's SQLite ``DATETIME`` writes, so that every value compares and sorts as
     text in time order), and made aware again when read. The text is made and read here with
     ``datetime``'s own (C) ``isoformat`` and ``fromisoformat``: through SQLAlchemy's
-    ``DATETIME`` processors, the conversions took about a sixth of the SQLite thread's time in
-    a profile of ``/otp/send``. Naive input is refused: it would be stored with an unknown
+    ``DATETIME`` processors, the conversions took about a sixth of the SQLite transactions'
+    time in a profile of ``/otp/send``. Naive input is refused: it would be stored with an unknown
     offset.
     """
 
