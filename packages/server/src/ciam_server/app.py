@@ -218,6 +218,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if settings.mode is Mode.PRODUCTION and await pending_migrations(settings.database_url):
             raise ConfigurationError(PENDING_MIGRATIONS)
         try:
+            await store.start()
             yield
         finally:
             # Runs once the server has stopped taking requests and finished those in hand.

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pydantic
 import pytest
+from litestar.testing import AsyncTestClient
 from sqlalchemy import make_url
+from sqlalchemy.exc import OperationalError
 
 from ciam_server.app import create_app
 from ciam_server.config import ConfigurationError, Delivery, Mode, Settings
@@ -200,3 +202,17 @@ def test_a_missing_secret_key_in_dev_mode_is_announced(
     caplog.set_level(logging.WARNING)
     create_app(make_settings(database_url, outbox, secret_key=None))
     assert any("CIAM_SECRET_KEY" in message for message in _warnings(caplog))
+
+
+async def test_a_sqlite_database_that_cannot_be_opened_stops_the_start(
+    tmp_path: Path, outbox: Path
+) -> None:
+    """The store's process starts with the app and opens the database then, not at the first
+    request."""
+    settings = make_settings(f"sqlite+aiosqlite:///{tmp_path}/missing/t.db", outbox)
+
+    with pytest.raises(ExceptionGroup) as raised:  # the test client's task group
+        async with AsyncTestClient(create_app(settings)):
+            pass
+
+    assert raised.group_contains(OperationalError, match="unable to open database file")

@@ -54,6 +54,13 @@ class SqlStore:
         if engine.dialect.name == "sqlite":
             self._process = SqliteProcess(engine.url.render_as_string(hide_password=False))
 
+    async def start(self) -> None:
+        """On SQLite, start the store's process and run one transaction in it, so that the
+        first request does not wait for the process to start (up to a second when the server's
+        process starts its first) and a database it cannot open is found before any request."""
+        if self._process is not None:
+            await self._process.run(units.begin)
+
     async def close(self) -> None:
         """Finish the transactions under way and stop the store's process, if it has one."""
         if self._process is not None:

@@ -105,6 +105,10 @@ def in_session(connection: Connection, *, work: Callable[[Session], T]) -> T:
         return work(session)
 
 
+def begin(connection: Connection) -> None:
+    """Nothing: the transaction it runs in, begun and committed, is the point."""
+
+
 # Applications
 
 
