@@ -57,7 +57,9 @@ _ANSWER = struct.Struct("!I")
 """A batch's answer: the length of what follows, the pickled pair of the log records made while
 it ran and the list of its units' ``(number, ok, value)``."""
 _STATEMENTS = logging.getLogger("sqlalchemy.engine")
-_RECEIVE_SIZE = 1 << 20
+_RECEIVE_SIZE = 1 << 16
+"""Bytes read at once: below the C allocator's threshold for mapping memory of its own, so that
+a read costs no ``mmap`` and ``munmap``."""
 _URL_SIZE = 1 << 16
 """The longest database URL the template reads."""
 
