@@ -17,11 +17,15 @@ nox.options.reuse_venv = "yes"
 
 
 def _sync(session: nox.Session) -> None:
+    # Bytecode is compiled at install, as pip does: every server the tests start (and, on
+    # SQLite, its store's template process) imports its dependencies from it, where the
+    # environment may forbid writing it at import (PYTHONDONTWRITEBYTECODE).
     session.run_install(
         "uv",
         "sync",
         "--locked",
         "--all-packages",
+        "--compile-bytecode",
         env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
     )
 
