@@ -324,7 +324,8 @@ def _take_units(buffer: bytearray) -> list[tuple[int, Any]]:
         except Exception as error:
             work = SqliteProcessError(f"a unit of work could not be read: {error!r}")
         del buffer[:end]
-        _STATEMENTS.setLevel(level)
+        if _STATEMENTS.level != level:  # setting it clears every logger's cached level
+            _STATEMENTS.setLevel(level)
         units.append((number, work))
     return units
 
