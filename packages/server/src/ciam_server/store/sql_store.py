@@ -186,7 +186,7 @@ class SqlStore:
         return await self._run(
             partial(
                 units.add_challenge,
-                postgresql_locks=self._postgresql,
+                on_postgresql=self._postgresql,
                 challenge=challenge,
                 limits=limits,
                 audit_row=row,
@@ -291,15 +291,16 @@ class SqlStore:
         """
         if expires_at <= now:
             raise ValueError("an idempotency record must expire after it is claimed")
-        claim = units.new_idempotency_claim(endpoint, fingerprint, now, expires_at)
         return await self._run_in_session(
             partial(
                 units.claim_idempotency_key,
-                postgresql_dialect=self._postgresql,
+                on_postgresql=self._postgresql,
                 client_id=client_id,
                 key=key,
-                claim=claim,
+                endpoint=endpoint,
+                fingerprint=fingerprint,
                 now=now,
+                expires_at=expires_at,
             )
         )
 

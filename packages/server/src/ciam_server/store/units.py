@@ -208,13 +208,13 @@ def recent_password_hashes(connection: Connection, *, user_id: int, limit: int) 
 def add_challenge(
     connection: Connection,
     *,
-    postgresql_locks: bool,
+    on_postgresql: bool,
     challenge: NewChallenge,
     limits: SendLimits,
     audit_row: dict[str, Any] | None,
 ) -> int | Refusal:
     """See :meth:`ciam_server.store.sql_store.SqlStore.add_challenge`."""
-    if postgresql_locks:
+    if on_postgresql:
         _lock_send(connection, challenge, quota=limits.app_daily_quota is not None)
     refusal = _check_limits(connection, challenge, limits)
     if refusal is not None:
@@ -385,46 +385,16 @@ def audit_row(event: AuditEvent) -> dict[str, Any]:
 def claim_idempotency_key(
     session: Session,
     *,
-    postgresql_dialect: bool,
+    on_postgresql: bool,
     client_id: str,
     key: str,
-    claim: dict[str, Any],
+    endpoint: str,
+    fingerprint: str,
     now: datetime,
+    expires_at: datetime,
 ) -> IdempotencyClaim:
-    """See :meth:`ciam_server.store.sql_store.SqlStore.claim_idempotency_key`; ``claim`` holds
-    the new record's columns but its key."""
-    upsert = _upsert_expired(
-        postgresql_dialect,
-        {"client_id": client_id, "key": key, **claim},
-        claim,
-        IdempotencyKeyRow.expires_at <= now,
-    )
-    claimed = _count(session.connection(), upsert) == 1
-    # After the upsert, which holds the lock on this key's record on PostgreSQL, so that
-    # purges of concurrent claims skip each other's records and never wait.
-    _purge_expired_idempotency_keys(postgresql_dialect, session, now)
-    if claimed:
-        return IdempotencyClaim(outcome=ClaimOutcome.CLAIMED)
-    row = session.execute(
-        select(IdempotencyKeyRow).where(
-            IdempotencyKeyRow.client_id == client_id, IdempotencyKeyRow.key == key
-        )
-    ).scalar_one()
-    if row.endpoint != claim["endpoint"] or row.fingerprint != claim["fingerprint"]:
-        return IdempotencyClaim(outcome=ClaimOutcome.MISMATCH)
-    if row.state != _DONE:
-        return IdempotencyClaim(outcome=ClaimOutcome.IN_PROGRESS)
-    if row.status is None or row.body is None:
-        raise LookupError(f"idempotency record {client_id!r}/{key!r} is done without answer")
-    response = StoredResponse(status=row.status, body=row.body, retry_after=row.retry_after)
-    return IdempotencyClaim(outcome=ClaimOutcome.REPLAY, response=response)
-
-
-def new_idempotency_claim(
-    endpoint: str, fingerprint: str, now: datetime, expires_at: datetime
-) -> dict[str, Any]:
-    """The columns of a record claimed now, its key aside."""
-    return {
+    """See :meth:`ciam_server.store.sql_store.SqlStore.claim_idempotency_key`."""
+    claim = {
         "endpoint": endpoint,
         "fingerprint": fingerprint,
         "state": _IN_PROGRESS,
@@ -434,6 +404,31 @@ def new_idempotency_claim(
         "created_at": now,
         "expires_at": expires_at,
     }
+    upsert = _upsert_expired(
+        on_postgresql,
+        {"client_id": client_id, "key": key, **claim},
+        claim,
+        IdempotencyKeyRow.expires_at <= now,
+    )
+    claimed = _count(session.connection(), upsert) == 1
+    # After the upsert, which holds the lock on this key's record on PostgreSQL, so that
+    # purges of concurrent claims skip each other's records and never wait.
+    _purge_expired_idempotency_keys(on_postgresql, session, now)
+    if claimed:
+        return IdempotencyClaim(outcome=ClaimOutcome.CLAIMED)
+    row = session.execute(
+        select(IdempotencyKeyRow).where(
+            IdempotencyKeyRow.client_id == client_id, IdempotencyKeyRow.key == key
+        )
+    ).scalar_one()
+    if row.endpoint != endpoint or row.fingerprint != fingerprint:
+        return IdempotencyClaim(outcome=ClaimOutcome.MISMATCH)
+    if row.state != _DONE:
+        return IdempotencyClaim(outcome=ClaimOutcome.IN_PROGRESS)
+    if row.status is None or row.body is None:
+        raise LookupError(f"idempotency record {client_id!r}/{key!r} is done without answer")
+    response = StoredResponse(status=row.status, body=row.body, retry_after=row.retry_after)
+    return IdempotencyClaim(outcome=ClaimOutcome.REPLAY, response=response)
 
 
 def complete_idempotency_key(
@@ -466,30 +461,28 @@ def release_idempotency_key(connection: Connection, *, client_id: str, key: str)
 
 
 def _upsert_expired(
-    postgresql_dialect: bool,
+    on_postgresql: bool,
     values: dict[str, Any],
     replace: dict[str, Any],
     expired: ColumnElement[bool],
 ) -> Insert:
     """INSERT ``values``; on a key conflict set ``replace`` only where ``expired``."""
     keys = ["client_id", "key"]
-    if postgresql_dialect:
+    if on_postgresql:
         pg = postgresql.insert(IdempotencyKeyRow).values(values)
         return pg.on_conflict_do_update(index_elements=keys, set_=replace, where=expired)
     lite = sqlite.insert(IdempotencyKeyRow).values(values)
     return lite.on_conflict_do_update(index_elements=keys, set_=replace, where=expired)
 
 
-def _purge_expired_idempotency_keys(
-    postgresql_dialect: bool, session: Session, now: datetime
-) -> None:
+def _purge_expired_idempotency_keys(on_postgresql: bool, session: Session, now: datetime) -> None:
     expired = (
         select(IdempotencyKeyRow.client_id, IdempotencyKeyRow.key)
         .where(IdempotencyKeyRow.expires_at <= now)
         .order_by(IdempotencyKeyRow.expires_at)
         .limit(IDEMPOTENCY_PURGE_BATCH)
     )
-    if postgresql_dialect:
+    if on_postgresql:
         # Rows other transactions hold (claims and purges under way) are left for later.
         expired = expired.with_for_update(skip_locked=True)
     keys: Sequence[Any] = session.execute(expired).all()
