@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email_validator
 import pytest
 
 from ciam_server.domain.errors import FlowError
@@ -48,6 +49,44 @@ def test_an_idn_domain_is_normalized_to_one_form_whichever_way_it_is_written() -
 )
 def test_normalizing_an_email_keeps_its_domain(raw: str, normalized: str) -> None:
     assert normalize_email(raw) == normalized
+
+
+def test_a_plain_address_is_normalized_without_email_validators_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(*_: object, **__: object) -> None:
+        raise AssertionError("email-validator was asked")
+
+    monkeypatch.setattr(email_validator, "validate_email", refuse)
+
+    assert normalize_email("Alice.Smith+Reset@Mail.Example.ORG") == (
+        "alice.smith+reset@mail.example.org"
+    )
+
+
+@pytest.mark.parametrize(
+    "raw", ["alice@mail.local", "alice@host.invalid", "alice@ab--cd.example", "alice@example.c0"]
+)
+def test_plain_looking_addresses_email_validator_refuses_are_refused(raw: str) -> None:
+    with pytest.raises(FlowError) as caught:
+        normalize_email(raw)
+
+    assert caught.value.code is ErrorCode.MALFORMED_EMAIL
+
+
+def test_a_special_use_domain_added_by_the_application_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(
+        email_validator,
+        "SPECIAL_USE_DOMAIN_NAMES",
+        [*email_validator.SPECIAL_USE_DOMAIN_NAMES, "corp"],
+    )
+
+    with pytest.raises(FlowError) as caught:
+        normalize_email("alice@mail.corp")
+
+    assert caught.value.code is ErrorCode.MALFORMED_EMAIL
 
 
 @pytest.mark.parametrize(

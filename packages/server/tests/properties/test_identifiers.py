@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import re
 
+import email_validator
 import phonenumbers
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from ciam_server.domain.errors import FlowError
-from ciam_server.domain.identifiers import normalize_email, normalize_phone_number
+from ciam_server.domain.identifiers import (
+    _PLAIN_ADDRESS,
+    MAX_EMAIL_LENGTH,
+    normalize_email,
+    normalize_phone_number,
+)
 from ciam_shared import ErrorCode
 
 E164 = re.compile(r"\+[1-9]\d{6,14}", re.ASCII)
@@ -108,3 +114,33 @@ def test_ascii_addresses_are_case_insensitive(raw: str) -> None:
         assert normalize_email(raw.upper()) == normalized
         assert normalize_email(raw.lower()) == normalized
         assert normalized == normalized.lower()
+
+
+def _as_email_validator_alone_normalizes(raw: str) -> str | None:
+    try:
+        checked = email_validator.validate_email(raw, check_deliverability=False)
+    except email_validator.EmailNotValidError:
+        return None
+    return f"{checked.local_part.lower()}@{checked.domain}"
+
+
+plain_looking = st.from_regex(_PLAIN_ADDRESS, fullmatch=True)
+near_plain = st.builds(
+    "{}@{}.{}".format,
+    st.from_regex(r"[a-zA-Z0-9.+_-]{1,12}", fullmatch=True),
+    st.from_regex(r"[a-zA-Z0-9-]{1,12}(\.[a-zA-Z0-9-]{1,12})?", fullmatch=True),
+    st.sampled_from(["com", "COM", "local", "invalid", "arpa", "onion", "test", "c0m", "1", "x-"]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(raw=st.one_of(plain_looking, near_plain, ascii_emails, any_email))
+@example(raw="alice@mail.local")
+@example(raw="alice@ab--cd.example")
+@example(raw="alice@xn--bcher-kva.example")
+@example(raw="alice@example.123")
+@example(raw=f"{'a' * 64}@{'b' * 63}.{'c' * 63}.{'d' * 57}.com")
+def test_email_normalization_is_email_validators_whatever_the_path(raw: str) -> None:
+    """Plain addresses skip email-validator's check; each comes out as it alone would have it."""
+    assume(len(raw) <= MAX_EMAIL_LENGTH)
+    assert _normalized_email_or_refused(raw) == _as_email_validator_alone_normalizes(raw)

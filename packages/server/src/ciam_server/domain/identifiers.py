@@ -23,6 +23,16 @@ _MAINLAND_CHINA_MOBILE_DIGITS = 11
 # keypad digits: an address a code goes to must be the one the user wrote.
 _PHONE_CHARACTERS = re.compile(r"\+?[0-9 ()./-]+")
 
+_ATOM = r"[a-z0-9_!#$%&'*+\-/=?^`{|}~]+"
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_TOP_LABEL = r"(?:[a-z0-9][a-z0-9-]{0,61})?[a-z]"
+_PLAIN_ADDRESS = re.compile(
+    rf"{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+{_TOP_LABEL}", re.ASCII | re.IGNORECASE
+)
+"""The everyday address: an ASCII dot-atom local part, then a domain of letters, digits and
+hyphens with at least one dot, whose top-level label ends with a letter. email-validator
+accepts each such address as it is but for the domain's case (see :func:`_is_plain`)."""
+
 
 def normalize_email(raw: str) -> str:
     """The address with its domain as email-validator normalizes it (IDNA, lower case) and its
@@ -35,11 +45,33 @@ def normalize_email(raw: str) -> str:
     """
     if len(raw) > MAX_EMAIL_LENGTH:
         raise FlowError(ErrorCode.MALFORMED_EMAIL, "The email address is too long.")
+    if _is_plain(raw):
+        return raw.lower()
     try:
         checked = email_validator.validate_email(raw, check_deliverability=False)
     except email_validator.EmailNotValidError:
         raise FlowError(ErrorCode.MALFORMED_EMAIL, "The email address is not valid.") from None
     return f"{checked.local_part.lower()}@{checked.domain}"
+
+
+def _is_plain(raw: str) -> bool:
+    """Whether ``raw`` is an address email-validator would accept unchanged but for its
+    domain's case, so that its check can be skipped: it takes about 40 µs an address (a
+    character-by-character pass of Unicode checks), about a tenth of an ``/otp/send``'s time on
+    the event loop. Every other address, and every refusal with its reason, is left to it.
+
+    Left to it as well: domains with a double hyphen (Punycode ``xn--`` labels and the
+    reserved ``ab--`` ones) and the special-use names it refuses (read from its list at each
+    call, which applications may change)."""
+    if not _PLAIN_ADDRESS.fullmatch(raw):
+        return False
+    domain = raw.rpartition("@")[2].lower()
+    if "--" in domain:
+        return False
+    return not any(
+        domain == name or domain.endswith("." + name)
+        for name in email_validator.SPECIAL_USE_DOMAIN_NAMES
+    )
 
 
 def normalize_phone_number(raw: str) -> str:
