@@ -7,7 +7,9 @@ import logging
 import sys
 from pathlib import Path
 
-from ciam_server.logs import REQUEST_ID, JsonFormatter
+import pytest
+
+from ciam_server.logs import REQUEST_ID, JsonFormatter, configure_logging
 
 
 def _record(**extra: object) -> logging.LogRecord:
@@ -49,3 +51,43 @@ def test_an_exception_is_written_with_its_traceback() -> None:
     assert entry["message"] == "failed"
     assert entry["exception"].startswith("Traceback")
     assert entry["exception"].endswith("RuntimeError: boom")
+
+
+def test_configured_records_do_not_look_for_their_caller_thread_or_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for switch in ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing"):
+        monkeypatch.setattr(logging, switch, getattr(logging, switch))
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    level = root.level
+    records: list[logging.LogRecord] = []
+
+    configure_logging("info", "json")
+    try:
+        root.handlers.append(_Keep(records))
+        logging.getLogger("ciam_server.test").info("made")
+    finally:
+        root.setLevel(level)
+
+    (record,) = records
+    assert (record.pathname, record.lineno, record.funcName) == (
+        "(unknown file)",
+        0,
+        "(unknown function)",
+    )
+    assert (record.thread, record.threadName, record.process, record.processName) == (
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+class _Keep(logging.Handler):
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__()
+        self._records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._records.append(record)
