@@ -204,7 +204,11 @@ class SqlStore:
     ) -> tuple[Challenge | None, tuple[int, datetime | None]]:
         # Attempts are never negative, so leaving out the challenges without any changes
         # nothing in the sum, and the oldest of the rest is the oldest with attempts.
-        address = {"channel": channel.value, "identifier": identifier, "since": since}
+        address: units.Address = {
+            "channel": channel.value,
+            "identifier": identifier,
+            "since": since,
+        }
         return await self._run(
             partial(units.find_challenge_and_failures, token_hash=token_hash, address=address)
         )

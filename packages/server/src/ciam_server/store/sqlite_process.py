@@ -6,10 +6,9 @@ event loop for the interpreter lock: every statement of that thread waits for th
 loop, and the event loop for it. So each SQLite store has a process of its own that owns the
 one connection and commits the units of work in batches (:mod:`ciam_server.store.sqlite_batches`).
 
-A unit of work crosses to that process pickled, as a module-level function with its values
-bound (:mod:`ciam_server.store.units`); its value or exception comes back pickled, once the
-transaction holding it has committed. Both ends are this program, on a socket pair nobody else
-holds.
+A unit of work crosses to that process as a module-level function with its values bound
+(:mod:`ciam_server.store.units`), and its value or exception comes back once the transaction
+holding it has committed (:mod:`ciam_server.store.unit_wire` says how they are encoded).
 
 The store's process is forked from a template process, started with the first store of the
 server's process and its module search path, so that a store starts in a few milliseconds
@@ -39,8 +38,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
+import msgspec
 from sqlalchemy import Connection
 
+from ciam_server.store import unit_wire
 from ciam_server.store.database import create_sqlite_process_engine
 from ciam_server.store.sqlite_batches import MAX_BATCH, SqliteBatches
 
@@ -48,14 +49,15 @@ T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
-_REQUEST = struct.Struct("!QHI")
+_REQUEST = struct.Struct("!QHBI")
 """A unit of work: its number, the logging level of ``sqlalchemy.engine`` in the server's
-process, then the length of the pickled unit that follows."""
+process, its kind (:mod:`~ciam_server.store.unit_wire`), then the length of the encoded unit
+that follows."""
 _HELLO = struct.Struct("!I")
 """What the process sends first: its process id."""
 _ANSWER = struct.Struct("!I")
-"""A batch's answer: the length of what follows, the pickled pair of the log records made while
-it ran and the list of its units' ``(number, ok, value)``."""
+"""A batch's answer: the length of what follows, the log records made while it ran and its
+units' outcomes (:func:`~ciam_server.store.unit_wire.encode_answer`)."""
 _STATEMENTS = logging.getLogger("sqlalchemy.engine")
 _RECEIVE_SIZE = 1 << 16
 """Bytes read at once: below the C allocator's threshold for mapping memory of its own, so that
@@ -89,9 +91,9 @@ class SqliteProcess:
         exception if it raised (its writes taken back) or if the commit failed."""
         if self._closed:
             raise StoreClosedError("the store is closed")
-        unit = pickle.dumps(work, protocol=pickle.HIGHEST_PROTOCOL)
+        kind, unit, result = unit_wire.encode_unit(work)
         link = self._link if self._link is not None and self._link.open else await self._start()
-        value: T = await link.call(unit)
+        value: T = await link.call(kind, unit, result)
         return value
 
     @property
@@ -180,21 +182,26 @@ class _Link:
 
     transport: asyncio.Transport | None = None
     pid: int | None = None
-    pending: dict[int, asyncio.Future[Any]] = field(default_factory=dict)
+    pending: dict[int, tuple[asyncio.Future[Any], msgspec.msgpack.Decoder[Any] | None]] = field(
+        default_factory=dict
+    )
+    """Each unit sent and not answered yet: its caller's future, and its value's decoder."""
     numbers: int = 0
     open: bool = True
     closing: bool = False
     ended: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def call(self, unit: bytes) -> Any:
+    async def call(
+        self, kind: int, unit: bytes, result: msgspec.msgpack.Decoder[Any] | None
+    ) -> Any:
         if self.transport is None or not self.open:
             raise SqliteProcessError("the store's SQLite process has ended")
         self.numbers += 1
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.pending[self.numbers] = future
+        self.pending[self.numbers] = (future, result)
         # SQLAlchemy's statement logging follows the server's logging level of the moment.
         level = _STATEMENTS.getEffectiveLevel()
-        self.transport.write(_REQUEST.pack(self.numbers, level, len(unit)) + unit)
+        self.transport.write(_REQUEST.pack(self.numbers, level, kind, len(unit)) + unit)
         return await future
 
     async def finish(self) -> None:
@@ -204,19 +211,18 @@ class _Link:
             self.transport.write_eof()
         await self.ended.wait()
 
-    def answer(
-        self, records: list[logging.LogRecord], outcomes: list[tuple[int, bool, Any]]
-    ) -> None:
-        for record in records:  # to the server's handlers, as if made here
-            logging.getLogger(record.name).handle(record)
-        for number, ok, value in outcomes:
-            future = self.pending.pop(number, None)
+    def answer(self, answer: bytes) -> None:
+        records, outcomes = unit_wire.decode_answer(answer)
+        for record in unit_wire.decode_records(records):  # to the server's handlers, as if
+            logging.getLogger(record.name).handle(record)  # made here
+        for number, kind, body in outcomes:
+            future, result = self.pending.pop(number, (None, None))
             if future is None or future.done():  # the caller gave up waiting (cancelled)
                 continue
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
+            try:
+                future.set_result(unit_wire.decode_outcome(kind, body, result))
+            except Exception as error:  # what the unit raised
+                future.set_exception(error)
 
     def lost(self) -> None:
         self.open = False
@@ -226,7 +232,7 @@ class _Link:
                 self.pid,
                 len(self.pending),
             )
-        for future in self.pending.values():
+        for future, _ in self.pending.values():
             if not future.done():
                 future.set_exception(
                     SqliteProcessError("the store's SQLite process ended before answering")
@@ -257,9 +263,9 @@ class _Answers(asyncio.Protocol):
             end = _ANSWER.size + size
             if len(self._buffer) < end:
                 return
-            records, outcomes = pickle.loads(self._buffer[_ANSWER.size : end])  # noqa: S301
+            answer = bytes(self._buffer[_ANSWER.size : end])
             del self._buffer[:end]
-            self._link.answer(records, outcomes)
+            self._link.answer(answer)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._link.lost()
@@ -310,72 +316,86 @@ class _Records(logging.Handler):
         return taken
 
 
-def _take_units(buffer: bytearray) -> list[tuple[int, Any]]:
-    """The whole units at the start of ``buffer``, removed from it: ``(number, work)``, or
-    ``(number, error)`` for a unit that could not be unpickled."""
-    units: list[tuple[int, Any]] = []
+@dataclass(eq=False)
+class _Unit:
+    """A unit read from the server: its work, or why it could not be read."""
+
+    number: int
+    work: unit_wire.Work | None
+    unreadable: SqliteProcessError | None = None
+    named: bool = False
+    """It came by name: its value goes back as MessagePack."""
+
+
+def _take_units(buffer: bytearray) -> list[_Unit]:
+    """The whole units at the start of ``buffer``, removed from it."""
+    units: list[_Unit] = []
     while len(buffer) >= _REQUEST.size:
-        number, level, size = _REQUEST.unpack_from(buffer)
+        number, level, kind, size = _REQUEST.unpack_from(buffer)
         end = _REQUEST.size + size
         if len(buffer) < end:
             break
         try:
-            work = pickle.loads(buffer[_REQUEST.size : end])  # noqa: S301 - from our parent
+            work, named = unit_wire.decode_unit(kind, bytes(buffer[_REQUEST.size : end]))
+            unit = _Unit(number, work, named=named)
         except Exception as error:
-            work = SqliteProcessError(f"a unit of work could not be read: {error!r}")
+            unreadable = SqliteProcessError(f"a unit of work could not be read: {error!r}")
+            unit = _Unit(number, None, unreadable)
         del buffer[:end]
         if _STATEMENTS.level != level:  # setting it clears every logger's cached level
             _STATEMENTS.setLevel(level)
-        units.append((number, work))
+        units.append(unit)
     return units
 
 
-def _run_batch(batches: SqliteBatches, units: list[tuple[int, Any]]) -> list[tuple[int, bool, Any]]:
-    """Run the units read as one batch; each unit's ``(number, ok, value or exception)``."""
-    runnable = [(n, work) for n, work in units if not isinstance(work, SqliteProcessError)]
+def _run_batch(batches: SqliteBatches, units: list[_Unit]) -> list[tuple[int, int, bytes]]:
+    """Run the units read as one batch; each unit's encoded outcome."""
+    runnable = [unit for unit in units if unit.work is not None]
     outcomes = dict(
         zip(
-            (number for number, _ in runnable),
-            batches.run([work for _, work in runnable]),
+            (unit.number for unit in runnable),
+            batches.run([unit.work for unit in runnable if unit.work is not None]),
             strict=True,
         )
     )
-    answers: list[tuple[int, bool, Any]] = []
-    for number, work in units:
-        outcome = outcomes.get(number)
-        if outcome is None:  # it could not be read: ``work`` is why
-            answers.append((number, False, work))
+    answers: list[tuple[int, int, bytes]] = []
+    for unit in units:
+        outcome = outcomes.get(unit.number)
+        value: object
+        if outcome is None:  # it could not be read
+            ok, value = False, unit.unreadable
         elif outcome.error is not None:
-            answers.append((number, False, outcome.error))
+            ok, value = False, outcome.error
         else:
-            answers.append((number, True, outcome.value))
+            ok, value = True, outcome.value
+        try:
+            kind, body = unit_wire.encode_outcome(named=unit.named, ok=ok, value=value)
+        except unit_wire.ValueNotSentError as error:  # fails its own unit only
+            kind, body = unit_wire.encode_outcome(
+                named=False, ok=False, value=SqliteProcessError(str(error))
+            )
+        answers.append((unit.number, kind, body))
     return answers
 
 
 def _send(
     connection: socket.socket,
     records: list[logging.LogRecord],
-    outcomes: list[tuple[int, bool, Any]],
+    outcomes: list[tuple[int, int, bytes]],
 ) -> None:
-    try:
-        payload = pickle.dumps((records, outcomes), protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception:
-        # A value that cannot be pickled fails its own unit; a record, only itself.
-        readable = [_picklable(outcome) for outcome in outcomes]
-        kept = [record for record in records if _can_pickle(record)]
-        payload = pickle.dumps((kept, readable), protocol=pickle.HIGHEST_PROTOCOL)
+    payload = unit_wire.encode_answer(_pickled_records(records), outcomes)
     connection.sendall(_ANSWER.pack(len(payload)) + payload)
 
 
-def _picklable(outcome: tuple[int, bool, Any]) -> tuple[int, bool, Any]:
-    number, ok, value = outcome
-    if _can_pickle(value):
-        return outcome
-    kind = "value" if ok else "exception"
-    failure = SqliteProcessError(
-        f"the unit's {kind} ({type(value).__name__}) could not be sent back"
-    )
-    return number, False, failure
+def _pickled_records(records: list[logging.LogRecord]) -> bytes:
+    """The records pickled (none: empty); a record that cannot be pickled is left out."""
+    if not records:
+        return b""
+    try:
+        return pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        kept = [record for record in records if _can_pickle(record)]
+        return pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _can_pickle(value: object) -> bool:

@@ -1,11 +1,14 @@
-"""The store's units of work: each a module-level function of plain values and, last, the
-connection (or ORM session) of the transaction it runs in.
+"""The store's units of work: each a module-level function of the connection (or ORM session)
+of the transaction it runs in, then of plain values.
 
 :class:`~ciam_server.store.sql_store.SqlStore` binds a unit's values with
 :func:`functools.partial` and runs it in a transaction of its own. Being a module-level
-function of values, a bound unit can be pickled: on SQLite it is sent to the store's process
-(see :mod:`ciam_server.store.sqlite_process`), and what it returns or raises is sent back.
-So a unit returns domain values, never ORM rows, and builds its statements itself.
+function of values, a bound unit can cross to another process: on SQLite it is sent to the
+store's process (see :mod:`ciam_server.store.sqlite_process`), and what it returns or raises is
+sent back. So a unit returns domain values, never ORM rows, and builds its statements itself.
+Its values and its result cross as its type annotations say
+(:mod:`ciam_server.store.unit_wire`), so they are typed precisely: a value typed ``Any`` would
+lose what MessagePack does not carry (a naive datetime would arrive as text, a tuple as a list).
 
 A unit may run more than once (a batch whose unit failed runs its other units again), so it
 makes the rows it adds itself and keeps no state between runs.
@@ -16,7 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, TypedDict, TypeVar, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -86,6 +89,28 @@ DAY = timedelta(hours=24)
 
 IDEMPOTENCY_PURGE_BATCH = 100
 """Expired idempotency records deleted, at most, by each claim."""
+
+
+class AuditRow(TypedDict):
+    """An ``audit_events`` row's values (see :func:`audit_row`)."""
+
+    at: datetime
+    action: str
+    client_id: str | None
+    channel: str | None
+    identifier: str | None
+    reason: str | None
+    request_id: str | None
+    client_ip: str | None
+
+
+class Address(TypedDict):
+    """An address, and since when its challenges' attempts are counted."""
+
+    channel: str
+    identifier: str
+    since: datetime
+
 
 _IN_PROGRESS = "in_progress"
 _DONE = "done"
@@ -211,7 +236,7 @@ def add_challenge(
     on_postgresql: bool,
     challenge: NewChallenge,
     limits: SendLimits,
-    audit_row: dict[str, Any] | None,
+    audit_row: AuditRow | None,
 ) -> int | Refusal:
     """See :meth:`ciam_server.store.sql_store.SqlStore.add_challenge`."""
     if on_postgresql:
@@ -261,7 +286,7 @@ def retire_challenge(connection: Connection, *, challenge_id: int, now: datetime
 
 
 def find_challenge_and_failures(
-    connection: Connection, *, token_hash: str, address: dict[str, Any]
+    connection: Connection, *, token_hash: str, address: Address
 ) -> tuple[Challenge | None, tuple[int, datetime | None]]:
     """The challenge of ``token_hash``, and the attempts counted on ``address``'s challenges
     since ``address["since"]`` with the oldest of them."""
@@ -275,7 +300,7 @@ def reserve_attempt(
     *,
     challenge_id: int,
     max_attempts: int,
-    audit_row: dict[str, Any] | None,
+    audit_row: AuditRow | None,
 ) -> bool:
     # One conditional UPDATE: concurrent checks cannot both take the last attempt.
     parameters = {"challenge_id": challenge_id, "max_attempts": max_attempts}
@@ -338,7 +363,7 @@ def complete_reset(
 # Audit events
 
 
-def record_audit_event(connection: Connection, *, audit_row: dict[str, Any]) -> None:
+def record_audit_event(connection: Connection, *, audit_row: AuditRow) -> None:
     rowcount(connection, INSERT_AUDIT_EVENT, audit_row)
 
 
@@ -350,11 +375,11 @@ def audit_events(session: Session, *, limit: int, identifier: str | None) -> lis
     return [_audit_event(row) for row in session.scalars(statement)]
 
 
-def audit_row(event: AuditEvent) -> dict[str, Any]:
+def audit_row(event: AuditEvent) -> AuditRow:
     """The event's row, checked as the ``audit_events`` table would hold it: raises
     :class:`ValueError` for what PostgreSQL would refuse and SQLite would keep (values longer
     than their column, NUL characters)."""
-    row: dict[str, Any] = {
+    row: AuditRow = {
         "at": event.at,
         "action": event.action.value,
         "client_id": event.client_id,
@@ -364,17 +389,16 @@ def audit_row(event: AuditEvent) -> dict[str, Any]:
         "request_id": event.request_id,
         "client_ip": event.client_ip,
     }
-    bounded = {
-        "action": AUDIT_ACTION_LENGTH,
-        "request_id": AUDIT_REQUEST_ID_LENGTH,
-        "client_ip": AUDIT_CLIENT_IP_LENGTH,
-    }
-    for name, length in bounded.items():
-        value = row[name]
+    bounded = (
+        ("action", row["action"], AUDIT_ACTION_LENGTH),
+        ("request_id", row["request_id"], AUDIT_REQUEST_ID_LENGTH),
+        ("client_ip", row["client_ip"], AUDIT_CLIENT_IP_LENGTH),
+    )
+    for name, value, length in bounded:
         if value is not None and len(value) > length:
             raise ValueError(f"audit event {name} is longer than {length} characters")
-    for name, value in row.items():
-        if isinstance(value, str) and "\0" in value:
+    for name, held in row.items():
+        if isinstance(held, str) and "\0" in held:
             raise ValueError(f"audit event {name} holds a NUL character")
     return row
 
