@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -273,7 +274,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
 def create_served_app() -> Litestar:
     """The factory ``ciam-server serve`` gives uvicorn: each worker process configures its
-    logging, then builds the app from the environment."""
+    logging, then builds the app from the environment.
+
+    Then every object made so far (the modules, the app and its services: the bulk of the
+    process's objects, kept as long as it runs) is frozen out of the garbage collector's
+    reach: a full collection walked all of them, 60 to 100 ms every second or two under load
+    on a machine serving 1,300 requests a second, for garbage that is never among them."""
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    return create_app(settings)
+    app = create_app(settings)
+    gc.freeze()
+    return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
+from ciam_server import app as app_module
 from ciam_server.app import create_app
 from ciam_server.config import ConfigurationError, Delivery, Mode, Settings
 
@@ -216,3 +218,24 @@ async def test_a_sqlite_database_that_cannot_be_opened_stops_the_start(
             pass
 
     assert raised.group_contains(OperationalError, match="unable to open database file")
+
+
+def test_the_served_app_freezes_what_it_was_built_from_out_of_the_collector_s_reach(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    frozen_while_building: list[int] = []
+
+    def build(_: Settings) -> object:
+        frozen_while_building.append(gc.get_freeze_count())
+        return object()
+
+    monkeypatch.setattr(app_module, "configure_logging", lambda *_: None)
+    monkeypatch.setattr(app_module, "create_app", build)
+    try:
+        app_module.create_served_app()
+        frozen = gc.get_freeze_count()
+    finally:
+        gc.unfreeze()
+
+    assert frozen_while_building == [0]
+    assert frozen > 0
