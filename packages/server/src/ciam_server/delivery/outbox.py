@@ -10,10 +10,11 @@ the server answered a third fewer ``/otp/send`` requests a second.
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+
+import msgspec
 
 from ciam_server.domain.ports import (
     CodeMessage,
@@ -42,7 +43,7 @@ class OutboxSender:
             return os.open(self.path, flags, 0o666)
 
     async def _write(self, record: dict[str, str]) -> None:
-        data = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+        data = msgspec.json.encode(record) + b"\n"  # one line, UTF-8 unescaped
         try:
             descriptor = self._open()
             try:
