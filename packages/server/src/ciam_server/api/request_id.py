@@ -7,7 +7,7 @@ paths and refused methods included.
 from __future__ import annotations
 
 import re
-import uuid
+import secrets
 
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import Message, Scope
@@ -22,7 +22,7 @@ def request_id_of(scope: Scope) -> str:
     if "request_id" not in state:
         given = MutableScopeHeaders(scope).get(HEADER)
         state["request_id"] = (
-            given if given is not None and _SANE.fullmatch(given) else uuid.uuid4().hex
+            given if given is not None and _SANE.fullmatch(given) else secrets.token_hex(16)
         )
     request_id: str = state["request_id"]
     return request_id
@@ -30,4 +30,5 @@ def request_id_of(scope: Scope) -> str:
 
 async def echo_request_id(message: Message, scope: Scope) -> None:
     if message["type"] == "http.response.start":
-        MutableScopeHeaders.from_message(message)[HEADER] = request_id_of(scope)
+        # Added, not set: nothing else sets it, and setting looks for it first.
+        MutableScopeHeaders.from_message(message).add(HEADER, request_id_of(scope))
