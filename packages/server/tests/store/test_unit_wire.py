@@ -4,6 +4,7 @@ the type it declares; anything else is pickled."""
 
 from __future__ import annotations
 
+import inspect
 import pickle
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -172,3 +173,18 @@ def test_a_name_that_is_not_a_unit_of_the_store_is_refused() -> None:
 
     with pytest.raises(LookupError, match="not a unit of work"):
         unit_wire.decode_unit(unit_wire.NAMED, payload)
+
+
+def test_every_unit_of_the_store_can_go_by_name() -> None:
+    names = [
+        name
+        for name, function in vars(units).items()
+        if inspect.isfunction(function)
+        and function.__module__ == units.__name__
+        and not name.startswith("_")
+        and list(inspect.signature(function).parameters)[:1] in (["connection"], ["session"])
+    ]
+    assert {"add_challenge", "find_challenge_and_failures", "reserve_attempt"} <= set(names)
+
+    for name in names:  # their annotations resolve, so their values can be typed
+        unit_wire._signature(name)

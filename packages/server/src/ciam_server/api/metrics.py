@@ -93,8 +93,8 @@ class RequestMetricsMiddleware(ASGIMiddleware):
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
-        # Each label combination's child, looked up once: ``labels()`` validates and locks on
-        # every call, about a tenth of this middleware's time.
+        # Each label combination's child, looked up once: ``labels()`` validates its values
+        # and takes a lock on every call.
         self._latencies: dict[str, Histogram] = {}
         self._counts: dict[tuple[str, str, str], Counter] = {}
 
