@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from contextvars import ContextVar
-from datetime import UTC, datetime
 from typing import Literal
 
 import msgspec
@@ -27,9 +27,24 @@ class JsonFormatter(logging.Formatter):
 
     _encoder = msgspec.json.Encoder(enc_hook=str)
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._second = -1
+        self._second_text = ""
+
+    def _time(self, created: float) -> str:
+        """``created`` in ISO 8601, UTC, to the microsecond. The date and time to the second
+        are written once a second (a handler formats under its lock): ``datetime``'s
+        ``fromtimestamp`` and ``isoformat`` took a fifth of a record's formatting."""
+        second, microsecond = divmod(int(created * 1_000_000), 1_000_000)
+        if second != self._second:
+            self._second = second
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._second_text}.{microsecond:06d}+00:00"
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "time": self._time(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),

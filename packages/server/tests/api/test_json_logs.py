@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import calendar
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,29 @@ class _Keep(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self._records.append(record)
+
+
+def test_times_are_utc_to_the_microsecond_and_the_second_is_written_once_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    written: list[float] = []
+    strftime = time.strftime
+
+    def counting(pattern: str, moment: time.struct_time) -> str:
+        written.append(calendar.timegm(moment))
+        return strftime(pattern, moment)
+
+    monkeypatch.setattr(time, "strftime", counting)
+    formatter = JsonFormatter()
+    times = []
+    for created in (1795863709.25, 1795863709.000001, 1795863710.5):
+        record = _record()
+        record.created = created
+        times.append(json.loads(formatter.format(record))["time"])
+
+    assert times == [
+        "2026-11-28T11:01:49.250000+00:00",
+        "2026-11-28T11:01:49.000001+00:00",
+        "2026-11-28T11:01:50.500000+00:00",
+    ]
+    assert written == [1795863709, 1795863710]
