@@ -29,18 +29,19 @@ class JsonFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__()
-        self._second = -1
-        self._second_text = ""
+        self._last_second: tuple[int, str] = (-1, "")
 
     def _time(self, created: float) -> str:
         """``created`` in ISO 8601, UTC, to the microsecond. The date and time to the second
-        are written once a second (a handler formats under its lock): ``datetime``'s
+        are written once a second and kept, with the second, in one attribute (so threads
+        sharing the formatter never pair one second with another's text): ``datetime``'s
         ``fromtimestamp`` and ``isoformat`` took a fifth of a record's formatting."""
         second, microsecond = divmod(int(created * 1_000_000), 1_000_000)
-        if second != self._second:
-            self._second = second
-            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._second_text}.{microsecond:06d}+00:00"
+        last, text = self._last_second
+        if second != last:
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._last_second = (second, text)
+        return f"{text}.{microsecond:06d}+00:00"
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
