@@ -138,14 +138,23 @@ class MeteredSender:
     def __init__(self, sender: Sender, metrics: Metrics) -> None:
         self._sender = sender
         self._deliveries = metrics.deliveries
+        self._counts: dict[tuple[str, str, str], Counter] = {}
+        """Each label combination's child, looked up once (as the request metrics do)."""
 
     async def _count(self, channel: str, kind: str, delivery: Awaitable[None]) -> None:
         try:
             await delivery
         except DeliveryFailedError:
-            self._deliveries.labels(channel, kind, "failed").inc()
+            self._counter(channel, kind, "failed").inc()
             raise
-        self._deliveries.labels(channel, kind, "sent").inc()
+        self._counter(channel, kind, "sent").inc()
+
+    def _counter(self, channel: str, kind: str, outcome: str) -> Counter:
+        labels = (channel, kind, outcome)
+        count = self._counts.get(labels)
+        if count is None:
+            count = self._counts[labels] = self._deliveries.labels(*labels)
+        return count
 
     async def send_code(self, message: CodeMessage) -> None:
         await self._count(message.channel.value, "code", self._sender.send_code(message))
