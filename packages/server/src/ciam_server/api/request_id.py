@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 
-from litestar.datastructures import MutableScopeHeaders
+from litestar.datastructures import Headers, MutableScopeHeaders
 from litestar.types import Message, Scope
 
 HEADER = "X-Request-ID"
@@ -17,10 +17,11 @@ _SANE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 def request_id_of(scope: Scope) -> str:
-    """The request's id, chosen once per request."""
+    """The request's id, chosen once per request. The header is read from the request's
+    ``Headers``, which Litestar builds once and keeps in the scope for every reader."""
     state = scope.setdefault("state", {})
     if "request_id" not in state:
-        given = MutableScopeHeaders(scope).get(HEADER)
+        given = Headers.from_scope(scope).get(HEADER)
         state["request_id"] = (
             given if given is not None and _SANE.fullmatch(given) else secrets.token_hex(16)
         )
