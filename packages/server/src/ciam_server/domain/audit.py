@@ -64,20 +64,9 @@ class Auditor:
         try:
             result = await work
         except FlowError as exc:
-            reason = exc.code.value
-            await self._record(
-                self.event(
-                    refused, client_id=client_id, trail=trail, context=context, reason=reason
-                ),
-                trail,
-                context,
-            )
+            await self._record(refused, exc.code.value, client_id, trail, context)
             raise
-        await self._record(
-            self.event(succeeded, client_id=client_id, trail=trail, context=context),
-            trail,
-            context,
-        )
+        await self._record(succeeded, None, client_id, trail, context)
         return result
 
     def event(
@@ -106,9 +95,23 @@ class Auditor:
             client_ip=client_ip,
         )
 
-    async def _record(self, event: AuditEvent, trail: Trail, context: RequestContext) -> None:
-        """Log the event and store it, unless the flow's own write stored it already."""
-        action = event.action
+    async def _record(
+        self,
+        action: AuditAction,
+        reason: str | None,
+        client_id: str,
+        trail: Trail,
+        context: RequestContext,
+    ) -> None:
+        """Log the outcome's event, and store it unless the flow's own write stored it
+        already."""
+        stored = trail.stored
+        if stored is not None and stored.action is action and stored.reason == reason:
+            event = stored
+        else:
+            event = self.event(
+                action, client_id=client_id, trail=trail, context=context, reason=reason
+            )
         logger.info(
             "%s",
             action.value,
@@ -123,8 +126,7 @@ class Auditor:
                 }
             },
         )
-        stored = trail.stored
-        if stored is not None and (stored.action, stored.reason) == (action, event.reason):
+        if event is stored:
             return
         try:
             await self.log.record_audit_event(event)
