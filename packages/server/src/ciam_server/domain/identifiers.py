@@ -7,6 +7,7 @@ A challenge and a user are matched on the normalized form, so ``Alice@Example.CO
 from __future__ import annotations
 
 import re
+from functools import cache
 
 import email_validator
 import phonenumbers
@@ -68,10 +69,15 @@ def _is_plain(raw: str) -> bool:
     domain = raw.rpartition("@")[2].lower()
     if "--" in domain:
         return False
-    return not any(
-        domain == name or domain.endswith("." + name)
-        for name in email_validator.SPECIAL_USE_DOMAIN_NAMES
-    )
+    names = tuple(email_validator.SPECIAL_USE_DOMAIN_NAMES)
+    return not ("." + domain).endswith(_dotted(names))
+
+
+@cache
+def _dotted(names: tuple[str, ...]) -> tuple[str, ...]:
+    """``names``, each with a leading dot: a domain ends with one exactly when it is one of
+    ``names`` or under it."""
+    return tuple("." + name for name in names)
 
 
 def normalize_phone_number(raw: str) -> str:
