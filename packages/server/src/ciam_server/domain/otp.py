@@ -37,7 +37,7 @@ class ChallengeHasher:
         return "ChallengeHasher(<key hidden>)"
 
     def _mac(self, *parts: str) -> str:
-        message = b"\x00".join(part.encode() for part in parts)
+        message = "\x00".join(parts).encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
     def token_hash(self, token: str) -> str:
