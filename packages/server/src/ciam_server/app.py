@@ -8,9 +8,9 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from litestar import Litestar, Request, Response, Router, get
+from litestar import Litestar, Response, Router, get
 from litestar.di import Provide
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
@@ -19,28 +19,16 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ciam_server.api.errors import EXCEPTION_HANDLERS, error_response, not_found_in_json
+from ciam_server.api.hooks import RequestHooks
 from ciam_server.api.idempotency import Idempotency
-from ciam_server.api.ip_limit import (
-    IpRateLimitMiddleware,
-    MemoryLog,
-    RedisLog,
-    RequestLog,
-)
-from ciam_server.api.metrics import (
-    MeteredSender,
-    Metrics,
-    RequestMetricsMiddleware,
-    metrics_handler,
-)
-from ciam_server.api.request_id import echo_request_id, request_id_of
+from ciam_server.api.ip_limit import IpRateLimit, MemoryLog, RedisLog, RequestLog
+from ciam_server.api.metrics import MeteredSender, Metrics, RequestMetrics, metrics_handler
 from ciam_server.api.reset_page import reset_page_router
 from ciam_server.api.routes import (
-    JSON_BODY_ONLY,
     ApiServices,
     Locales,
     UnsupportedMediaTypeError,
     api_router,
-    require_json_body,
     unsupported_media_type,
 )
 from ciam_server.config import PENDING_MIGRATIONS, ConfigurationError, Delivery, Mode, Settings
@@ -57,7 +45,7 @@ from ciam_server.domain.policy import PasswordPolicy
 from ciam_server.domain.ports import Sender
 from ciam_server.domain.reset_password import ResetPassword
 from ciam_server.domain.send_otp import SendOtp
-from ciam_server.logs import REQUEST_ID, configure_logging
+from ciam_server.logs import configure_logging
 from ciam_server.store import SqlStore, create_engine, pending_migrations
 from ciam_shared import ErrorCode
 
@@ -146,15 +134,6 @@ def readyz_handler(engine: AsyncEngine) -> HTTPRouteHandler:
     return readyz
 
 
-async def prepare_request(request: Request[Any, Any, Any]) -> None:
-    """The app's ``before_request`` hook, the one for every route: Litestar runs only the
-    innermost layer's hook. Log records made while serving carry the request's id, and the
-    handlers marked ``JSON_BODY_ONLY`` refuse a body not declared JSON before reading it."""
-    REQUEST_ID.set(request_id_of(request.scope))
-    if request.route_handler.opt.get(JSON_BODY_ONLY):
-        require_json_body(request)
-
-
 def create_app(settings: Settings | None = None) -> Litestar:
     """A Litestar app serving the API as ``settings`` (default: the environment) say."""
     settings = settings or Settings()
@@ -214,6 +193,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         locales=locales,
     )
 
+    hooks = RequestHooks(
+        RequestMetrics(metrics),
+        IpRateLimit(settings.ip_rate_limit, ip_log) if settings.ip_rate_limit else None,
+    )
+
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         if settings.mode is Mode.PRODUCTION and await pending_migrations(settings.database_url):
@@ -232,11 +216,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     return Litestar(
         route_handlers=[
-            api_router(
-                IpRateLimitMiddleware(settings.ip_rate_limit, ip_log)
-                if settings.ip_rate_limit
-                else None
-            ),
+            api_router(),
             healthz,
             readyz_handler(engine),
             metrics_handler(metrics),
@@ -249,9 +229,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             **EXCEPTION_HANDLERS,
             UnsupportedMediaTypeError: unsupported_media_type,
         },
-        before_send=[echo_request_id],
-        before_request=prepare_request,
-        middleware=[RequestMetricsMiddleware(metrics)],
+        before_request=hooks.before_request,
+        before_send=[hooks.before_send],
         request_max_body_size=settings.max_body_size,
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(

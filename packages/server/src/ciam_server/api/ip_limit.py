@@ -22,22 +22,11 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import Protocol
 
-from litestar.enums import ScopeType
 from litestar.exceptions import TooManyRequestsException
-from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import Scope
 from redis.asyncio import Redis
 
 WINDOW_SECONDS = 60
-
-
-class _Shared:
-    """A log is one resource shared by every route it guards: Litestar deep-copies the
-    middleware of its routers, and the copies must count together (and a Redis connection
-    pool cannot be copied at all)."""
-
-    def __deepcopy__(self, memo: dict[int, object]) -> _Shared:
-        return self
 
 
 class RequestLog(Protocol):
@@ -49,7 +38,7 @@ class RequestLog(Protocol):
     async def aclose(self) -> None: ...
 
 
-class MemoryLog(_Shared):
+class MemoryLog:
     """Logs in this process: right for one server process, not for several."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
@@ -105,7 +94,7 @@ return tonumber(oldest[2]) + window - now
 """
 
 
-class RedisLog(_Shared):
+class RedisLog:
     """Logs in Redis, shared by every instance and worker that names the same Redis."""
 
     def __init__(self, url: str) -> None:
@@ -123,14 +112,21 @@ class RedisLog(_Shared):
         await self._redis.aclose()
 
 
-class IpRateLimitMiddleware(ASGIMiddleware):
-    scopes = (ScopeType.HTTP,)
+IP_LIMITED = "ip_limited"
+"""The ``opt`` key marking the routes the limit guards (the API router's)."""
+
+
+class IpRateLimit:
+    """The limit: ``limit`` requests a minute from each address, as ``log`` counts them.
+    Checked by the app's ``before_request`` hook (:mod:`ciam_server.api.hooks`) on the routes
+    marked :data:`IP_LIMITED`."""
 
     def __init__(self, limit: int, log: RequestLog) -> None:
         self.limit = limit
         self.log = log
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+    async def admit(self, scope: Scope) -> None:
+        """Admit the request and log it, or refuse it with ``429`` and when to come back."""
         client = scope.get("client")
         address = client[0] if client else "unknown"
         wait = await self.log.take(address, self.limit)
@@ -142,4 +138,3 @@ class IpRateLimitMiddleware(ASGIMiddleware):
                     "RateLimit-Reset": str(max(1, math.ceil(wait))),
                 }
             )
-        await next_app(scope, receive, send)

@@ -13,10 +13,8 @@ from collections.abc import Awaitable, Iterator
 import msgspec
 from litestar import Response, get
 from litestar.datastructures import MutableScopeHeaders
-from litestar.enums import ScopeType
 from litestar.handlers import HTTPRouteHandler
-from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Scope
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
@@ -85,11 +83,27 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-class RequestMetricsMiddleware(ASGIMiddleware):
-    """Counts and times every request to a known route; reads the error code of error
-    answers from their body (our error bodies are small)."""
+class _Measure:
+    """What the request metrics have learned of one answer so far."""
 
-    scopes = (ScopeType.HTTP,)
+    __slots__ = ("error", "is_error_body", "started", "status")
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.status = 500
+        self.is_error_body = False
+        self.error = ""
+
+
+_MEASURE = "ciam_measure"
+"""Where a request's :class:`_Measure` is kept in its scope's state."""
+
+
+class RequestMetrics:
+    """Counts and times every request to a known route, from the app's hooks
+    (:mod:`ciam_server.api.hooks`): :meth:`start` before the request is handled, :meth:`observe`
+    on each message of its answer. Reads the error code of error answers from their body (our
+    error bodies are small)."""
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
@@ -98,38 +112,40 @@ class RequestMetricsMiddleware(ASGIMiddleware):
         self._latencies: dict[str, Histogram] = {}
         self._counts: dict[tuple[str, str, str], Counter] = {}
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+    def start(self, scope: Scope) -> None:
+        scope["state"][_MEASURE] = _Measure(time.perf_counter())
+
+    def observe(self, message: Message, scope: Scope) -> None:
+        """Note the status, the error code, and once the answer's last part goes, count and
+        time it. Answers of requests :meth:`start` did not see (no known route) are left out."""
+        measure: _Measure | None = scope["state"].get(_MEASURE)
+        if measure is None:
+            return
+        if message["type"] == "http.response.start":
+            measure.status = message["status"]
+            content_type = MutableScopeHeaders.from_message(message).get("content-type")
+            measure.is_error_body = content_type == ERROR_CONTENT_TYPE
+            return
+        if message["type"] != "http.response.body":
+            return
+        if measure.is_error_body and not measure.error:
+            try:
+                measure.error = _error_decoder.decode(message.get("body", b"")).error
+            except msgspec.DecodeError:
+                measure.error = "unreadable"
+        if message.get("more_body", False):
+            return
+        del scope["state"][_MEASURE]
         endpoint = str(scope.get("path_template") or scope["path"])
-        started = time.perf_counter()
-        status = 500
-        is_error_body = False
-        error = ""
-
-        async def measuring_send(message: Message) -> None:
-            nonlocal status, is_error_body, error
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                content_type = MutableScopeHeaders.from_message(message).get("content-type")
-                is_error_body = content_type == ERROR_CONTENT_TYPE
-            elif message["type"] == "http.response.body" and is_error_body and not error:
-                try:
-                    error = _error_decoder.decode(message.get("body", b"")).error
-                except msgspec.DecodeError:
-                    error = "unreadable"
-            await send(message)
-
-        try:
-            await next_app(scope, receive, measuring_send)
-        finally:
-            latency = self._latencies.get(endpoint)
-            if latency is None:
-                latency = self._latencies[endpoint] = self.metrics.latency.labels(endpoint)
-            latency.observe(time.perf_counter() - started)
-            labels = (endpoint, str(status), error)
-            count = self._counts.get(labels)
-            if count is None:
-                count = self._counts[labels] = self.metrics.requests.labels(*labels)
-            count.inc()
+        latency = self._latencies.get(endpoint)
+        if latency is None:
+            latency = self._latencies[endpoint] = self.metrics.latency.labels(endpoint)
+        latency.observe(time.perf_counter() - measure.started)
+        labels = (endpoint, str(measure.status), measure.error)
+        count = self._counts.get(labels)
+        if count is None:
+            count = self._counts[labels] = self.metrics.requests.labels(*labels)
+        count.inc()
 
 
 class MeteredSender:

@@ -1,7 +1,7 @@
 """``X-Request-ID``: honoured when the caller sends a sane one, made up otherwise, always echoed.
 
-It is set in a ``before_send`` hook, which Litestar runs for every response, those of unknown
-paths and refused methods included.
+It is added by the app's ``before_send`` hook (:mod:`ciam_server.api.hooks`), which Litestar runs
+for every response, those of unknown paths and refused methods included.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ def request_id_of(scope: Scope) -> str:
     return request_id
 
 
-async def echo_request_id(message: Message, scope: Scope) -> None:
+def echo_request_id(message: Message, scope: Scope) -> None:
+    """Add the request's id to the headers of its answer (its ``http.response.start``)."""
     if message["type"] == "http.response.start":
         # Added, not set: nothing else sets it, and setting looks for it first.
         MutableScopeHeaders.from_message(message).add(HEADER, request_id_of(scope))

@@ -17,7 +17,7 @@ from ciam_server.api.auth import client_credentials
 from ciam_server.api.errors import error_response
 from ciam_server.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from ciam_server.api.idempotency import Idempotency
-from ciam_server.api.ip_limit import IpRateLimitMiddleware
+from ciam_server.api.ip_limit import IP_LIMITED
 from ciam_server.api.openapi import (
     IDEMPOTENCY_KEY_SCHEMA,
     OTP_SEND_BODY_RULES,
@@ -49,9 +49,9 @@ JSON_BODY_ONLY = "json_body_only"
 
 
 def require_json_body(request: Request[Any, Any, Any]) -> None:
-    """Refuse a body not declared as JSON. The app's ``before_request`` hook calls it for the
-    handlers marked :data:`JSON_BODY_ONLY`, before the body is read, so nothing but JSON is ever
-    decoded.
+    """Refuse a body not declared as JSON. The app's ``before_request`` hook
+    (:mod:`ciam_server.api.hooks`) calls it for the handlers marked :data:`JSON_BODY_ONLY`,
+    before the body is read, so nothing but JSON is ever decoded.
 
     Not a guard: Litestar hands every guard a copy of the route handler, made for each request
     (about 3 % of an ``/otp/send``'s time on the event loop)."""
@@ -233,10 +233,6 @@ async def reset_user_password(
     )
 
 
-def api_router(ip_limit: IpRateLimitMiddleware | None) -> Router:
-    """The two endpoints, limited per client address when ``ip_limit`` is given."""
-    return Router(
-        path="/",
-        route_handlers=[send_otp, reset_user_password],
-        middleware=[] if ip_limit is None else [ip_limit],
-    )
+def api_router() -> Router:
+    """The two endpoints, marked for the per-address limit (:data:`IP_LIMITED`)."""
+    return Router(path="/", route_handlers=[send_otp, reset_user_password], opt={IP_LIMITED: True})
