@@ -72,9 +72,12 @@ class Idempotency:
         body: bytes,
         call: Callable[[], Awaitable[Response[bytes]]],
     ) -> Response[bytes]:
-        """The answer of ``call()``, or the one recorded for ``key``."""
+        """The answer of ``call()``, or the one recorded for ``key``. A flow's refusal is
+        answered here as Litestar's exception handler would answer it
+        (:func:`~ciam_server.api.errors.flow_error_response`), so that it can be recorded, and,
+        without a key, to spare the exception its way out through the framework's layers."""
         if key is None:
-            return await call()
+            return await _answer(call)
         if not _KEY.fullmatch(key):
             raise FlowError(
                 ErrorCode.INVALID_REQUEST,
@@ -105,10 +108,7 @@ class Idempotency:
                 retry_after=RETRY_AFTER_IN_PROGRESS,
             )
         try:
-            try:
-                response = await call()
-            except FlowError as exc:
-                response = flow_error_response(exc)
+            response = await _answer(call)
         except BaseException:
             await self._store.release_idempotency_key(client_id=client_id, key=key)
             raise
@@ -137,3 +137,10 @@ class Idempotency:
         return Response(
             content=body, status_code=stored.status, media_type=media_type, headers=headers
         )
+
+
+async def _answer(call: Callable[[], Awaitable[Response[bytes]]]) -> Response[bytes]:
+    try:
+        return await call()
+    except FlowError as refusal:
+        return flow_error_response(refusal)
