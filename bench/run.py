@@ -81,7 +81,7 @@ class Durations:
 
     @classmethod
     def full(cls) -> Durations:
-        return cls(3, 6, 3, 1.5, 8, 15, 10, 45, 18, 20)
+        return cls(3, 2, 9, 1.5, 8, 15, 10, 45, 18, 20)
 
     @classmethod
     def quick(cls) -> Durations:
@@ -526,24 +526,37 @@ class Bench:
             # the warm-up rate, and /otp/send addresses for three times its rate.
             tokens_needed = math.ceil(2 * warm_wrong["per_s"] * d.wrk_round / 4) + 50
             sends_needed = min(generous, math.ceil(3 * warm_send["per_s"] * d.wrk_round) + 1000)
+            # Every round's bodies are made before the first round, so that the rounds follow
+            # each other with nothing between them: short rounds, alternating closely, meet
+            # the machine's slow and quick spells alike.
+            log(f"{d.wrk_rounds} x {tokens_needed} tokens for the wrong codes")
+            tokens = self.wrong_code_bodies("wrong", tokens_needed * d.wrk_rounds)
+            wrong_files = [
+                self.bodies_file(f"wrong{n}", iter(tokens[n :: d.wrk_rounds]), tokens_needed)
+                for n in range(d.wrk_rounds)
+            ]
+            send_files = [
+                self.bodies_file(f"send{n}", self.send_bodies(f"send{n}"), sends_needed)
+                for n in range(d.wrk_rounds)
+            ]
             runs: dict[str, list[dict[str, Any]]] = {"bare": [], "send": [], "wrong": []}
+            log(f"{d.wrk_rounds} rounds of {d.wrk_round} s: bare endpoint, /otp/send, wrong code")
             for number in range(d.wrk_rounds):
-                log(f"round {number + 1}/{d.wrk_rounds}: bare endpoint")
                 runs["bare"].append(
                     self.wrk_post(bare, "/bare", bare_bodies, d.wrk_round, auth=False)
                 )
-                log(f"round {number + 1}/{d.wrk_rounds}: /otp/send")
-                prefix = f"send{number}"
-                send_bodies = self.bodies_file(prefix, self.send_bodies(prefix), sends_needed)
                 runs["send"].append(
-                    self.wrk_post(self.server, "/otp/send", send_bodies, d.wrk_round, auth=True)
+                    self.wrk_post(
+                        self.server, "/otp/send", send_files[number], d.wrk_round, auth=True
+                    )
                 )
-                log(f"round {number + 1}/{d.wrk_rounds}: {tokens_needed} tokens, then wrong codes")
-                bodies = self.wrong_code_bodies(f"wrong{number}", tokens_needed)
-                wrong = self.bodies_file(f"wrong{number}", iter(bodies), len(bodies))
                 runs["wrong"].append(
                     self.wrk_post(
-                        self.server, "/reset_user_password", wrong, d.wrk_round, auth=True
+                        self.server,
+                        "/reset_user_password",
+                        wrong_files[number],
+                        d.wrk_round,
+                        auth=True,
                     )
                 )
         finally:
