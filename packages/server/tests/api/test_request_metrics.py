@@ -46,3 +46,24 @@ async def test_each_label_set_of_the_request_metrics_is_looked_up_once(
         'ciam_requests_total{endpoint="/otp/send",error="invalid_request",status="400"} 1.0'
         in scraped
     )
+
+
+async def test_refusals_before_the_handler_are_counted_and_unknown_paths_are_not(
+    client: Client,
+) -> None:
+    """A body refused before its handler runs (not declared JSON) is counted with its code; a
+    request to no known route is not counted at all, though it is answered."""
+    refused = await client.post(
+        "/otp/send",
+        content=b"usage=reset_password",
+        headers=WEB_AUTH | {"Content-Type": "text/plain"},
+    )
+    assert refused.status_code == 415
+    assert (await client.get("/no/such/path")).status_code == 404
+
+    scraped = (await client.get("/metrics")).text
+    assert (
+        'ciam_requests_total{endpoint="/otp/send",error="unsupported_media_type",status="415"}'
+        " 1.0" in scraped
+    )
+    assert "/no/such/path" not in scraped
