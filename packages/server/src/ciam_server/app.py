@@ -5,13 +5,12 @@ from __future__ import annotations
 import gc
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
 
 from litestar import Litestar, Response, Router, get
-from litestar.di import Provide
+from litestar.datastructures import State
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
@@ -25,6 +24,7 @@ from ciam_server.api.ip_limit import IpRateLimit, MemoryLog, RedisLog, RequestLo
 from ciam_server.api.metrics import MeteredSender, Metrics, RequestMetrics, metrics_handler
 from ciam_server.api.reset_page import reset_page_router
 from ciam_server.api.routes import (
+    SERVICES,
     ApiServices,
     Locales,
     UnsupportedMediaTypeError,
@@ -50,7 +50,6 @@ from ciam_server.store import SqlStore, create_engine, pending_migrations
 from ciam_shared import ErrorCode
 
 logger = logging.getLogger("ciam_server")
-T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -98,10 +97,6 @@ def _sender(settings: Settings) -> OutboxSender | ChannelSender:
             timeout=settings.delivery_timeout,
         )
     return ChannelSender(email=email, sms=sms)
-
-
-def _constant(value: T) -> Callable[[], T]:
-    return lambda: value
 
 
 def _ip_log(settings: Settings) -> RequestLog:
@@ -222,9 +217,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             metrics_handler(metrics),
             reset_page_router,
         ],
-        dependencies={
-            "services": Provide(_constant(services), use_cache=True, sync_to_thread=False)
-        },
+        state=State({SERVICES: services}),
         exception_handlers={
             **EXCEPTION_HANDLERS,
             UnsupportedMediaTypeError: unsupported_media_type,

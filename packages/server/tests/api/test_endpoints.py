@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 from litestar import Litestar
-from litestar.di import Provide
 from litestar.testing import AsyncTestClient
 
-from ciam_server.api.routes import ApiServices
+from ciam_server.api.routes import SERVICES, ApiServices
 from ciam_server.app import create_app
 from ciam_server.domain.models import Channel
 from ciam_server.domain.passwords import PasswordHashing
@@ -207,10 +206,8 @@ async def test_the_health_check_answers(client: Client) -> None:
 
 
 def provided_services(app: Litestar) -> ApiServices:
-    """What the app injects into its endpoints."""
-    dependency = app.dependencies["services"]
-    assert isinstance(dependency, Provide)
-    services = dependency.dependency()
+    """What the app's endpoints work with."""
+    services = app.state[SERVICES]
     assert isinstance(services, ApiServices)
     return services
 
