@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Iterator
+from typing import TypeVar
 
 import msgspec
 from litestar import Response, get
@@ -83,6 +84,18 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+Metric = TypeVar("Metric", Counter, Histogram)
+
+
+def _child(children: dict[tuple[str, ...], Metric], metric: Metric, *labels: str) -> Metric:
+    """``metric``'s child for ``labels``, looked up once and kept in ``children``: ``labels()``
+    validates its values and takes a lock on every call."""
+    child = children.get(labels)
+    if child is None:
+        child = children[labels] = metric.labels(*labels)
+    return child
+
+
 class _Measure:
     """What the request metrics have learned of one answer so far."""
 
@@ -107,10 +120,8 @@ class RequestMetrics:
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
-        # Each label combination's child, looked up once: ``labels()`` validates its values
-        # and takes a lock on every call.
-        self._latencies: dict[str, Histogram] = {}
-        self._counts: dict[tuple[str, str, str], Counter] = {}
+        self._latencies: dict[tuple[str, ...], Histogram] = {}
+        self._counts: dict[tuple[str, ...], Counter] = {}
 
     def start(self, scope: Scope) -> None:
         scope["state"][_MEASURE] = _Measure(time.perf_counter())
@@ -137,15 +148,12 @@ class RequestMetrics:
             return
         del scope["state"][_MEASURE]
         endpoint = str(scope.get("path_template") or scope["path"])
-        latency = self._latencies.get(endpoint)
-        if latency is None:
-            latency = self._latencies[endpoint] = self.metrics.latency.labels(endpoint)
-        latency.observe(time.perf_counter() - measure.started)
-        labels = (endpoint, str(measure.status), measure.error)
-        count = self._counts.get(labels)
-        if count is None:
-            count = self._counts[labels] = self.metrics.requests.labels(*labels)
-        count.inc()
+        _child(self._latencies, self.metrics.latency, endpoint).observe(
+            time.perf_counter() - measure.started
+        )
+        _child(
+            self._counts, self.metrics.requests, endpoint, str(measure.status), measure.error
+        ).inc()
 
 
 class MeteredSender:
@@ -154,23 +162,15 @@ class MeteredSender:
     def __init__(self, sender: Sender, metrics: Metrics) -> None:
         self._sender = sender
         self._deliveries = metrics.deliveries
-        self._counts: dict[tuple[str, str, str], Counter] = {}
-        """Each label combination's child, looked up once (as the request metrics do)."""
+        self._counts: dict[tuple[str, ...], Counter] = {}
 
     async def _count(self, channel: str, kind: str, delivery: Awaitable[None]) -> None:
         try:
             await delivery
         except DeliveryFailedError:
-            self._counter(channel, kind, "failed").inc()
+            _child(self._counts, self._deliveries, channel, kind, "failed").inc()
             raise
-        self._counter(channel, kind, "sent").inc()
-
-    def _counter(self, channel: str, kind: str, outcome: str) -> Counter:
-        labels = (channel, kind, outcome)
-        count = self._counts.get(labels)
-        if count is None:
-            count = self._counts[labels] = self._deliveries.labels(*labels)
-        return count
+        _child(self._counts, self._deliveries, channel, kind, "sent").inc()
 
     async def send_code(self, message: CodeMessage) -> None:
         await self._count(message.channel.value, "code", self._sender.send_code(message))
