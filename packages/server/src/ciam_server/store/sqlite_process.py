@@ -123,8 +123,8 @@ class SqliteProcess:
     async def _spawn(self) -> _Link:
         if self._link is not None and self._link.open:
             return self._link
-        link = _Link()
         loop = asyncio.get_running_loop()
+        link = _Link(loop)
         await loop.create_unix_connection(lambda: _Answers(link), sock=_TEMPLATE.fork(self._url))
         self._link = link
         return link
@@ -180,6 +180,9 @@ _TEMPLATE_MAIN = "import sys; from ciam_server.store.sqlite_process import main;
 class _Link:
     """One running process, its connection and the units it has not answered yet."""
 
+    loop: asyncio.AbstractEventLoop
+    """The event loop the link's units are called from, kept: on Python 3.11,
+    ``asyncio.get_running_loop`` asks the system for the process's id at every call."""
     transport: asyncio.Transport | None = None
     pid: int | None = None
     pending: dict[int, tuple[asyncio.Future[Any], msgspec.msgpack.Decoder[Any] | None]] = field(
@@ -197,7 +200,7 @@ class _Link:
         if self.transport is None or not self.open:
             raise SqliteProcessError("the store's SQLite process has ended")
         self.numbers += 1
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = self.loop.create_future()
         self.pending[self.numbers] = (future, result)
         # SQLAlchemy's statement logging follows the server's logging level of the moment.
         level = _STATEMENTS.getEffectiveLevel()
