@@ -155,12 +155,11 @@ class Metrics:
 class _Measure:
     """What the request metrics have learned of one answer so far."""
 
-    __slots__ = ("error", "is_error_body", "started", "status")
+    __slots__ = ("error", "started", "status")
 
     def __init__(self, started: float) -> None:
         self.started = started
         self.status = 500
-        self.is_error_body = False
         self.error = ""
 
 
@@ -188,11 +187,10 @@ class RequestMetrics:
             return
         if message["type"] == "http.response.start":
             measure.status = message["status"]
-            measure.is_error_body = measure.status >= 400
             return
         if message["type"] != "http.response.body":
             return
-        if measure.is_error_body and not measure.error:
+        if measure.status >= 400 and not measure.error:
             try:
                 measure.error = _error_decoder.decode(message.get("body", b"")).error
             except msgspec.DecodeError:
