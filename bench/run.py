@@ -362,7 +362,6 @@ async def seed_users(settings: Settings, groups: dict[str, int]) -> int:
             )
         checked = await store.recent_password_hashes(user_ids[0], depth)
     finally:
-        await store.close()
         await engine.dispose()
     return len(checked)
 

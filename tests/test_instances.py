@@ -59,6 +59,7 @@ DAILY_LIMIT = 3
 IP_RATE_LIMIT = 6  # requests per minute and client address
 OTHER_PASSWORD = "Compass-meadow-64"
 MAX_ATTEMPTS = 5  # the server's default CIAM_OTP_MAX_ATTEMPTS
+FAILURE_LIMIT = 10  # the server's default CIAM_OTP_IDENTIFIER_MAX_FAILURES
 LIMITS = {
     "CIAM_OTP_SEND_INTERVAL": str(SEND_INTERVAL),
     "CIAM_OTP_DAILY_LIMIT": str(DAILY_LIMIT),
@@ -323,6 +324,46 @@ async def test_wrong_codes_through_both_instances_share_the_attempt_limit(
             email=user.email, otp=code, otp_token=sent.otp_token, password=NEW_PASSWORD
         )
     assert instances[0].password_matches(user, user.password)
+
+
+async def test_guesses_raced_at_the_address_limit_get_one_more_checked_across_instances(
+    capped_instances: list[Server], app: App, user: User
+) -> None:
+    """Nine wrong codes on two tokens, one short of the default limit of 10 per address; then
+    16 simultaneous wrong guesses through both instances: exactly one more is checked."""
+    a, b = capped_instances
+
+    def send() -> tuple[str, str]:
+        with sdk(a, app) as ciam:  # each request from an address of its own
+            token = ciam.send_otp(email=user.email).otp_token
+        return token, a.last_code(user.email)
+
+    for count in (MAX_ATTEMPTS, FAILURE_LIMIT - 1 - MAX_ATTEMPTS):
+        token, code = send()
+        for _ in range(count):
+            with (
+                sdk(a, app) as ciam,
+                api_error(BadEmailOtpError, status=400, code="bad_email_otp"),
+            ):
+                ciam.reset_user_password(
+                    email=user.email, otp=wrong_code(code), otp_token=token, password="x"
+                )
+    token, code = send()
+
+    async def guess(instance: Server) -> None:
+        async with async_sdk(instance, app) as client:
+            await client.reset_user_password(
+                email=user.email, otp=wrong_code(code), otp_token=token, password="x"
+            )
+
+    outcomes = await asyncio.gather(
+        *(guess((a, b)[n % 2]) for n in range(16)), return_exceptions=True
+    )
+
+    assert Counter(type(outcome) for outcome in outcomes) == {
+        BadEmailOtpError: 1,
+        EmailRateLimitExceededError: 15,
+    }, outcomes
 
 
 # --- send limits and quotas --------------------------------------------------------------------

@@ -7,12 +7,15 @@ them (see the conftest).
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
 
 import pytest
 
 from ciam_client import (
+    AsyncCiamClient,
     BadEmailOtpError,
     BadEmailOtpTokenError,
     BadPhoneNumberOtpError,
@@ -319,3 +322,40 @@ def test_new_codes_do_not_buy_more_guesses(
     assert len(codes) == 2
     assert strict_server.password_matches(user, user.password)
     assert not strict_server.password_matches(user, NEW_PASSWORD)
+
+
+async def test_guesses_raced_at_the_address_limit_get_one_more_checked(
+    strict_server: Server, strict_twin: Server
+) -> None:
+    """One wrong code short of the address's limit, simultaneous wrong guesses through two
+    server processes on one SQLite file: exactly one more is checked, every other is refused
+    with the documented rate-limit error, and none counts."""
+    user = strict_server.create_user()
+    app = strict_server.create_app("web")
+    with strict_server.client(app) as ciam:
+        first = ciam.send_otp(email=user.email).otp_token
+        first_code = strict_server.last_code(user.email)
+        for _ in range(FAILURE_LIMIT - 1):
+            with api_error(BadEmailOtpError, status=400, code="bad_email_otp"):
+                ciam.reset_user_password(
+                    email=user.email, otp=wrong_code(first_code), otp_token=first, password="x"
+                )
+        second = ciam.send_otp(email=user.email).otp_token
+    code = strict_server.last_code(user.email)
+
+    async def guess(instance: Server) -> None:
+        async with AsyncCiamClient(
+            base_url=instance.base_url, client_id=app.client_id, client_secret=app.client_secret
+        ) as client:
+            await client.reset_user_password(
+                email=user.email, otp=wrong_code(code), otp_token=second, password="x"
+            )
+
+    outcomes = await asyncio.gather(
+        *(guess((strict_server, strict_twin)[n % 2]) for n in range(16)), return_exceptions=True
+    )
+
+    assert Counter(type(outcome) for outcome in outcomes) == {
+        BadEmailOtpError: 1,
+        EmailRateLimitExceededError: 15,
+    }, outcomes

@@ -14,7 +14,6 @@ from litestar.datastructures import State
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ciam_server.api.errors import EXCEPTION_HANDLERS, error_response, not_found_in_json
@@ -46,7 +45,7 @@ from ciam_server.domain.ports import Sender
 from ciam_server.domain.reset_password import ResetPassword
 from ciam_server.domain.send_otp import SendOtp
 from ciam_server.logs import configure_logging
-from ciam_server.store import SqlStore, create_engine, pending_migrations
+from ciam_server.store import SqlStore, create_engine, pending_migrations, ping
 from ciam_shared import ErrorCode
 
 logger = logging.getLogger("ciam_server")
@@ -115,8 +114,7 @@ def readyz_handler(engine: AsyncEngine) -> HTTPRouteHandler:
     async def readyz() -> Response[bytes]:
         """The process answers and its database does too."""
         try:
-            async with engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            await ping(engine)
         except Exception:  # any failure to reach the database means: not ready
             logger.warning("not ready: the database does not answer", exc_info=True)
             return error_response(
@@ -198,7 +196,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if settings.mode is Mode.PRODUCTION and await pending_migrations(settings.database_url):
             raise ConfigurationError(PENDING_MIGRATIONS)
         try:
-            await store.start()
+            await ping(engine)  # a database that cannot be opened stops the start
             yield
         finally:
             # Runs once the server has stopped taking requests and finished those in hand.
@@ -206,7 +204,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 await delivery.aclose()
             await ip_log.aclose()
             hashing.close()
-            await store.close()
             await engine.dispose()
 
     return Litestar(

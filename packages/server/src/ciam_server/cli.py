@@ -77,7 +77,6 @@ async def _with_store(settings: Settings, work: Callable[[SqlStore], Awaitable[T
     try:
         return await work(store)
     finally:
-        await store.close()
         await engine.dispose()
 
 

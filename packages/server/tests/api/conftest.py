@@ -102,7 +102,6 @@ async def store(database_url: str) -> AsyncIterator[SqlStore]:
     try:
         yield store
     finally:
-        await store.close()
         await engine.dispose()
 
 

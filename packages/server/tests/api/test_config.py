@@ -209,8 +209,7 @@ def test_a_missing_secret_key_in_dev_mode_is_announced(
 async def test_a_sqlite_database_that_cannot_be_opened_stops_the_start(
     tmp_path: Path, outbox: Path
 ) -> None:
-    """The store's process starts with the app and opens the database then, not at the first
-    request."""
+    """The database is opened as the app starts, not at the first request."""
     settings = make_settings(f"sqlite+aiosqlite:///{tmp_path}/missing/t.db", outbox)
 
     with pytest.raises(ExceptionGroup) as raised:  # the test client's task group

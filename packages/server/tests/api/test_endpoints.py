@@ -223,7 +223,7 @@ async def test_a_reset_the_argon2_pool_has_no_room_for_is_refused_before_any_wor
         raise AssertionError("the database was used for a reset refused as busy")
 
     monkeypatch.setattr(flow.hashing, "has_room", lambda calls: False)
-    for name in ("get_application", "find_challenge_and_failures", "claim_idempotency_key"):
+    for name in ("get_application", "find_challenge", "claim_idempotency_key"):
         monkeypatch.setattr(app_store, name, untouched)
     response = await client.post(
         "/reset_user_password",

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from ciam_server.domain.models import (
     Application,
+    AttemptLimits,
     AuditEvent,
     Challenge,
     Channel,
@@ -140,48 +141,68 @@ class FakeStore:
         today = [c for c in same_address if c.created_at > now - day]
         if limits.daily_limit and len(today) >= limits.daily_limit:
             return _refusal(RefusalReason.DAILY_LIMIT, min(c.created_at for c in today) + day - now)
-        failed = [
-            c for c in same_address if c.created_at >= now - limits.failure_window and c.attempts
-        ]
-        if limits.failure_limit and sum(c.attempts for c in failed) >= limits.failure_limit:
-            oldest = min(c.created_at for c in failed)
-            return _refusal(RefusalReason.FAILURES, oldest + limits.failure_window - now)
+        return self._failures(
+            new.channel, new.identifier, limits.failure_limit, limits.failure_window, now
+        )
+
+    def _failures(
+        self, channel: Channel, identifier: str, limit: int, window: timedelta, now: datetime
+    ) -> Refusal | None:
+        """A refusal while the address's attempts within ``window`` reach ``limit``; the oldest
+        challenges leave first, and the one whose leaving brings the sum below decides."""
+        failed = sorted(
+            (
+                c
+                for c in self.challenges.values()
+                if c.channel == channel
+                and c.identifier == identifier
+                and c.created_at > now - window
+                and c.attempts
+            ),
+            key=lambda c: (c.created_at, c.id),
+        )
+        total = sum(c.attempts for c in failed)
+        for challenge in failed:
+            if not limit or total < limit:
+                break
+            total -= challenge.attempts
+            if total < limit:
+                return _refusal(RefusalReason.FAILURES, challenge.created_at + window - now)
         return None
 
-    async def retire_challenge(self, challenge_id: int) -> None:
+    async def retire_challenge(self, challenge_id: int, now: datetime) -> None:
         await asyncio.sleep(0)
         challenge = self.challenges[challenge_id]
-        self.challenges[challenge_id] = replace(challenge, retired_at=challenge.created_at)
+        if challenge.consumed_at is None and challenge.retired_at is None:
+            self.challenges[challenge_id] = replace(challenge, retired_at=now)
 
-    async def find_challenge_and_failures(
-        self, token_hash: str, channel: Channel, identifier: str, since: datetime
-    ) -> tuple[Challenge | None, tuple[int, datetime | None]]:
-        failed = [
-            c
-            for c in self.challenges.values()
-            if c.channel == channel
-            and c.identifier == identifier
-            and c.created_at >= since
-            and c.attempts
-        ]
-        oldest = min((c.created_at for c in failed), default=None)
-        found = next((c for c in self.challenges.values() if c.token_hash == token_hash), None)
+    async def find_challenge(self, token_hash: str) -> Challenge | None:
         await asyncio.sleep(0)
-        return found, (sum(c.attempts for c in failed), oldest)
+        return next((c for c in self.challenges.values() if c.token_hash == token_hash), None)
 
     async def reserve_attempt(
-        self, challenge_id: int, max_attempts: int, audit: AuditEvent | None = None
-    ) -> bool:
+        self,
+        challenge: Challenge,
+        limits: AttemptLimits,
+        now: datetime,
+        audit: AuditEvent | None = None,
+    ) -> bool | Refusal:
         await asyncio.sleep(0)
-        challenge = self.challenges.get(challenge_id)
+        channel, identifier = challenge.channel, challenge.identifier
+        refusal = self._failures(
+            channel, identifier, limits.failure_limit, limits.failure_window, now
+        )
+        if refusal is not None:
+            return refusal
+        stored = self.challenges.get(challenge.id)
         if (
-            challenge is None
-            or challenge.attempts >= max_attempts
-            or challenge.consumed_at is not None
-            or challenge.retired_at is not None
+            stored is None
+            or stored.attempts >= limits.max_attempts
+            or stored.consumed_at is not None
+            or stored.retired_at is not None
         ):
             return False
-        self.challenges[challenge_id] = replace(challenge, attempts=challenge.attempts + 1)
+        self.challenges[challenge.id] = replace(stored, attempts=stored.attempts + 1)
         if audit is not None:
             self.audit_log.events.append(audit)
         return True

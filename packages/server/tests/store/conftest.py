@@ -96,10 +96,8 @@ async def engine(migrated_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-async def store(engine: AsyncEngine) -> AsyncIterator[SqlStore]:
-    store = SqlStore(engine)
-    yield store
-    await store.close()
+def store(engine: AsyncEngine) -> SqlStore:
+    return SqlStore(engine)
 
 
 @pytest.fixture

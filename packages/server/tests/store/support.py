@@ -7,7 +7,13 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ciam_server.domain.models import Challenge, Channel, NewChallenge, Refusal, SendLimits
+from ciam_server.domain.models import (
+    AttemptLimits,
+    Challenge,
+    NewChallenge,
+    Refusal,
+    SendLimits,
+)
 from ciam_server.store import SqlStore
 
 NOW = datetime(2026, 5, 9, 12, 0, tzinfo=UTC)
@@ -25,10 +31,16 @@ NO_LIMITS = SendLimits(
 
 async def find_challenge(store: SqlStore, token_hash: str) -> Challenge | None:
     """The challenge stored under ``token_hash``, read as a code check reads it."""
-    challenge, _ = await store.find_challenge_and_failures(
-        token_hash, Channel.EMAIL, "", datetime.now(UTC)
+    return await store.find_challenge(token_hash)
+
+
+def attempts(
+    max_attempts: int, *, failure_limit: int = 0, failure_window: timedelta = timedelta(0)
+) -> AttemptLimits:
+    """Attempt limits: ``max_attempts`` per challenge, the per-address limit off unless given."""
+    return AttemptLimits(
+        max_attempts=max_attempts, failure_limit=failure_limit, failure_window=failure_window
     )
-    return challenge
 
 
 async def add(

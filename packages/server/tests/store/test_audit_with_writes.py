@@ -16,7 +16,7 @@ from ciam_server.domain.models import (
 )
 from ciam_server.store import SqlStore
 
-from .support import EMAIL, NO_LIMITS, NOW, add, find_challenge
+from .support import EMAIL, NO_LIMITS, NOW, add, attempts, find_challenge
 
 SENT = AuditEvent(
     at=NOW,
@@ -57,7 +57,7 @@ async def test_a_counted_attempt_stores_its_event(
 ) -> None:
     challenge = await add(store, new_challenge)
 
-    assert await store.reserve_attempt(challenge.id, 1, audit=WRONG_CODE)
+    assert await store.reserve_attempt(challenge, attempts(1), NOW, audit=WRONG_CODE)
 
     assert await store.audit_events() == [WRONG_CODE]
 
@@ -66,9 +66,9 @@ async def test_an_attempt_refused_for_a_used_up_token_stores_no_event(
     store: SqlStore, new_challenge: NewChallenge
 ) -> None:
     challenge = await add(store, new_challenge)
-    assert await store.reserve_attempt(challenge.id, 1)
+    assert await store.reserve_attempt(challenge, attempts(1), NOW)
 
-    assert not await store.reserve_attempt(challenge.id, 1, audit=WRONG_CODE)
+    assert not await store.reserve_attempt(challenge, attempts(1), NOW, audit=WRONG_CODE)
 
     assert await store.audit_events() == []
 
@@ -83,7 +83,7 @@ async def test_an_event_the_table_cannot_hold_leaves_the_write_undone(
     assert await find_challenge(store, new_challenge.token_hash) is None
     challenge = await add(store, replace(new_challenge, token_hash="token-hash-2"))
     with pytest.raises(ValueError, match="request_id"):
-        await store.reserve_attempt(challenge.id, 5, audit=too_long)
+        await store.reserve_attempt(challenge, attempts(5), NOW, audit=too_long)
 
     found = await find_challenge(store, challenge.token_hash)
     assert found is not None

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import asdict, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from ciam_server.domain.models import Challenge, Channel, NewChallenge, User
+from ciam_server.domain.models import (
+    Challenge,
+    Channel,
+    NewChallenge,
+    Refusal,
+    RefusalReason,
+    User,
+)
 from ciam_server.store import SqlStore
 
-from .support import EMAIL, NO_LIMITS, NOW, add, at, find_challenge
-
-
-async def identifier_failures(
-    store: SqlStore, channel: Channel, identifier: str, since: datetime
-) -> tuple[int, datetime | None]:
-    """The address's failures, as a code check reads them (with a token of no challenge)."""
-    challenge, failures = await store.find_challenge_and_failures(
-        "no-such-token-hash", channel, identifier, since
-    )
-    assert challenge is None
-    return failures
+from .support import NO_LIMITS, NOW, add, at, attempts, find_challenge
 
 
 async def test_find_challenge_returns_what_was_added(
@@ -94,7 +90,7 @@ async def test_reserve_attempt_counts_up_to_the_maximum(
 ) -> None:
     challenge = await add(store, new_challenge)
 
-    results = [await store.reserve_attempt(challenge.id, 3) for _ in range(4)]
+    results = [await store.reserve_attempt(challenge, attempts(3), NOW) for _ in range(4)]
 
     assert results == [True, True, True, False]
     found = await find_challenge(store, challenge.token_hash)
@@ -108,7 +104,7 @@ async def test_reserve_attempt_refuses_a_retired_challenge(
     retired = await add(store, new_challenge)
     await store.add_challenge(replace(new_challenge, token_hash="token-hash-2"), NO_LIMITS)
 
-    assert not await store.reserve_attempt(retired.id, 5)
+    assert not await store.reserve_attempt(retired, attempts(5), NOW)
 
 
 async def test_reserve_attempt_refuses_a_consumed_challenge(
@@ -123,19 +119,23 @@ async def test_reserve_attempt_refuses_a_consumed_challenge(
         now=new_challenge.created_at,
     )
 
-    assert not await store.reserve_attempt(challenge.id, 5)
+    assert not await store.reserve_attempt(challenge, attempts(5), NOW)
 
 
-async def test_reserve_attempt_on_an_unknown_challenge_is_false(store: SqlStore) -> None:
-    assert not await store.reserve_attempt(12345, 5)
+async def test_reserve_attempt_on_an_unknown_challenge_is_false(
+    store: SqlStore, new_challenge: NewChallenge
+) -> None:
+    challenge = await add(store, new_challenge)
+
+    assert not await store.reserve_attempt(replace(challenge, id=12345), attempts(5), NOW)
 
 
 async def test_release_attempt_gives_an_attempt_back_but_never_below_zero(
     store: SqlStore, new_challenge: NewChallenge
 ) -> None:
     challenge = await add(store, new_challenge)
-    assert await store.reserve_attempt(challenge.id, 1)
-    assert not await store.reserve_attempt(challenge.id, 1)
+    assert await store.reserve_attempt(challenge, attempts(1), NOW)
+    assert not await store.reserve_attempt(challenge, attempts(1), NOW)
 
     await store.release_attempt(challenge.id)
     await store.release_attempt(challenge.id)
@@ -143,7 +143,7 @@ async def test_release_attempt_gives_an_attempt_back_but_never_below_zero(
     found = await find_challenge(store, challenge.token_hash)
     assert found is not None
     assert found.attempts == 0
-    assert await store.reserve_attempt(challenge.id, 1)
+    assert await store.reserve_attempt(challenge, attempts(1), NOW)
 
 
 async def test_retire_challenge_makes_it_unusable(
@@ -151,9 +151,9 @@ async def test_retire_challenge_makes_it_unusable(
 ) -> None:
     challenge = await add(store, new_challenge)
 
-    await store.retire_challenge(challenge.id)
+    await store.retire_challenge(challenge.id, NOW)
 
-    assert not await store.reserve_attempt(challenge.id, 5)
+    assert not await store.reserve_attempt(challenge, attempts(5), NOW)
     found = await find_challenge(store, challenge.token_hash)
     assert found is not None
     assert found.retired_at is not None
@@ -167,8 +167,8 @@ async def test_retire_challenge_keeps_the_first_retirement_and_leaves_others_alo
     other = await add(store, replace(new_challenge, token_hash="other", identifier="b@x.org"))
     await store.add_challenge(replace(new_challenge, token_hash="token-hash-2"), NO_LIMITS)
 
-    await store.retire_challenge(retired.id)
-    await store.retire_challenge(12345)  # unknown: nothing happens
+    await store.retire_challenge(retired.id, NOW)
+    await store.retire_challenge(12345, NOW)  # unknown: nothing happens
 
     found = await find_challenge(store, retired.token_hash)
     assert found is not None
@@ -188,7 +188,7 @@ async def test_retire_challenge_leaves_a_consumed_challenge_consumed(
         now=NOW,
     )
 
-    await store.retire_challenge(challenge.id)
+    await store.retire_challenge(challenge.id, NOW)
 
     found = await find_challenge(store, challenge.token_hash)
     assert found is not None
@@ -196,67 +196,40 @@ async def test_retire_challenge_leaves_a_consumed_challenge_consumed(
     assert found.retired_at is None
 
 
-async def test_identifier_failures_sums_attempts_since_and_gives_the_oldest(
+async def test_reserve_attempt_counts_the_address_failures_within_the_window(
     store: SqlStore, new_challenge: NewChallenge
 ) -> None:
-    async def with_attempts(minutes: int, attempts: int, **changes: object) -> None:
+    async def with_attempts(minutes: int, count: int, **changes: object) -> Challenge:
         stored = await add(store, at(new_challenge, NOW - timedelta(minutes=minutes), **changes))
-        for _ in range(attempts):
-            assert await store.reserve_attempt(stored.id, 100)
+        for _ in range(count):
+            assert await store.reserve_attempt(stored, attempts(100), NOW)
+        return stored
 
-    await with_attempts(61, 7)  # before since
-    await with_attempts(60, 0)  # at since, but without attempts
-    await with_attempts(50, 2, client_id="other-app")
-    await with_attempts(30, 1, usage="sign_in")
-    await with_attempts(10, 3)
-    await with_attempts(5, 4, identifier="b@x.org")
-    await with_attempts(5, 4, channel=Channel.SMS)
+    await with_attempts(61, 7)  # out of the window
+    await with_attempts(50, 2, client_id="other-app")  # every application counts
+    await with_attempts(30, 1, usage="sign_in")  # every usage counts
+    await with_attempts(5, 4, identifier="b@x.org")  # another address does not
+    await with_attempts(5, 4, channel=Channel.SMS)  # nor another channel
+    checked = await with_attempts(10, 3)
+    limited = attempts(5, failure_limit=7, failure_window=timedelta(hours=1))
 
-    since = NOW - timedelta(minutes=60)
-    failures = await identifier_failures(store, Channel.EMAIL, EMAIL, since)
+    assert await store.reserve_attempt(checked, limited, NOW)  # 6 counted: a 7th may be
+    refusal = await store.reserve_attempt(checked, limited, NOW)
 
-    assert failures == (6, NOW - timedelta(minutes=50))
-    # ``since`` itself is included.
-    assert await identifier_failures(store, Channel.EMAIL, EMAIL, NOW - timedelta(minutes=61)) == (
-        13,
-        NOW - timedelta(minutes=61),
-    )
-
-
-async def test_identifier_failures_without_any(
-    store: SqlStore, new_challenge: NewChallenge
-) -> None:
-    await add(store, new_challenge)
-
-    assert await identifier_failures(store, Channel.EMAIL, EMAIL, NOW - timedelta(hours=1)) == (
-        0,
-        None,
-    )
-    assert await identifier_failures(store, Channel.SMS, "+15550100", NOW) == (0, None)
+    # 7 counted; the 2 of 50 minutes ago leave the window in 10 minutes, bringing it to 5.
+    assert refusal == Refusal(reason=RefusalReason.FAILURES, retry_after=600)
+    found = await find_challenge(store, checked.token_hash)
+    assert found is not None
+    assert found.attempts == 4  # the refused check counted nothing
 
 
-async def test_a_code_check_reads_the_challenge_with_the_failures_of_its_address(
+async def test_reserve_attempt_ignores_the_address_failures_when_the_limit_is_off(
     store: SqlStore, new_challenge: NewChallenge
 ) -> None:
     challenge = await add(store, new_challenge)
-    assert await store.reserve_attempt(challenge.id, 5)
-    other = await add(store, at(new_challenge, NOW, identifier="b@x.org"))
+    for _ in range(3):
+        assert await store.reserve_attempt(challenge, attempts(5), NOW)
 
-    found, failures = await store.find_challenge_and_failures(
-        other.token_hash, Channel.EMAIL, EMAIL, NOW
+    assert await store.reserve_attempt(
+        challenge, attempts(5, failure_limit=0, failure_window=timedelta(hours=1)), NOW
     )
-
-    assert found == other  # the token's challenge, whatever the address asked about
-    assert failures == (1, NOW)
-
-
-async def test_identifier_failures_gives_an_aware_datetime(
-    store: SqlStore, new_challenge: NewChallenge
-) -> None:
-    challenge = await add(store, new_challenge)
-    assert await store.reserve_attempt(challenge.id, 5)
-
-    _, oldest = await identifier_failures(store, Channel.EMAIL, EMAIL, NOW)
-
-    assert oldest is not None
-    assert oldest.tzinfo is UTC

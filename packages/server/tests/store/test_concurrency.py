@@ -10,10 +10,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ciam_server.domain.models import Channel, NewChallenge, Refusal, RefusalReason, User
-from ciam_server.store import SqlStore
+from ciam_server.store import SqlStore, create_engine
 from ciam_server.store.tables import OtpChallengeRow
 
-from .support import NOW, add, at, find_challenge, limits
+from .support import NOW, add, at, attempts, find_challenge, limits
 
 CALLERS = 20
 
@@ -52,13 +52,47 @@ async def test_concurrent_checks_reserve_no_more_than_the_maximum(
     challenge = await add(store, new_challenge)
 
     results = await asyncio.gather(
-        *(store.reserve_attempt(challenge.id, 5) for _ in range(CALLERS))
+        *(store.reserve_attempt(challenge, attempts(5), NOW) for _ in range(CALLERS))
     )
 
     assert results.count(True) == 5
     found = await find_challenge(store, challenge.token_hash)
     assert found is not None
     assert found.attempts == 5
+
+
+async def test_concurrent_checks_pass_the_address_limit_once_across_instances(
+    engine: AsyncEngine, migrated_url: str, new_challenge: NewChallenge
+) -> None:
+    """With one wrong code left before the address's limit, simultaneous checks on two
+    instances (two engines) get exactly one more checked; the others are refused."""
+    limit = attempts(5, failure_limit=10, failure_window=timedelta(hours=1))
+    first = SqlStore(engine)
+    for number in range(3):  # 9 wrong codes on three earlier tokens
+        earlier = await add(first, at(new_challenge, NOW - timedelta(minutes=30 - number)))
+        for _ in range(3):
+            assert await first.reserve_attempt(earlier, limit, NOW) is True
+    challenge = await add(first, at(new_challenge, NOW))
+    other_engine = create_engine(migrated_url)
+    try:
+        second = SqlStore(other_engine)
+        results = await asyncio.gather(
+            *(
+                store.reserve_attempt(challenge, limit, NOW)
+                for store in (first, second)
+                for _ in range(8)
+            )
+        )
+    finally:
+        await other_engine.dispose()
+
+    assert results.count(True) == 1
+    refusals = [result for result in results if isinstance(result, Refusal)]
+    assert len(refusals) == 15
+    assert {refusal.reason for refusal in refusals} == {RefusalReason.FAILURES}
+    found = await find_challenge(first, challenge.token_hash)
+    assert found is not None
+    assert found.attempts == 1
 
 
 async def test_transactions_that_read_then_write_wait_for_each_other(

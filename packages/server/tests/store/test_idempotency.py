@@ -174,8 +174,7 @@ async def test_concurrent_claims_of_an_expired_key_claim_it_once(store: SqlStore
 async def test_concurrent_claims_of_many_keys_with_expired_records_about(
     engine: AsyncEngine, store: SqlStore
 ) -> None:
-    """Claims purge expired records while others claim them: no claim waits on another's
-    purge in a cycle, and each key is claimed once."""
+    """Concurrent claims replace each expired record once: each key is claimed once."""
     keys = [f"key-{n}" for n in range(20)]
     for key in keys:
         await _claim(store, key, ttl=timedelta(minutes=1))
@@ -188,19 +187,3 @@ async def test_concurrent_claims_of_many_keys_with_expired_records_about(
     assert claims.count(CLAIMED) == len(keys)
     assert claims.count(IN_PROGRESS) == len(keys)
     assert await _records(engine) == len(keys)
-
-
-async def test_claims_purge_expired_records_a_batch_at_a_time(
-    engine: AsyncEngine, store: SqlStore
-) -> None:
-    for number in range(150):
-        await _claim(store, f"old-{number}", ttl=timedelta(minutes=1))
-    await _claim(store, "lasting", ttl=timedelta(days=2))
-    assert await _records(engine) == 151
-
-    await _claim(store, "new-1", now_offset=timedelta(hours=1))
-    assert await _records(engine) == 150 - 100 + 2
-
-    await _claim(store, "new-2", now_offset=timedelta(hours=1))
-    assert await _records(engine) == 3
-    assert await _claim(store, "lasting", now_offset=timedelta(hours=1)) == IN_PROGRESS

@@ -11,12 +11,19 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import BigInteger, Connection, Integer, insert, inspect, text
 
-from ciam_server.domain.models import AuditAction, AuditEvent, Channel, ClaimOutcome
+from ciam_server.domain.models import (
+    AuditAction,
+    AuditEvent,
+    Channel,
+    ClaimOutcome,
+    Refusal,
+    RefusalReason,
+)
 from ciam_server.store import SqlStore, create_engine, pending_migrations, upgrade
 from ciam_server.store.database import _alembic_config
 from ciam_server.store.tables import ApplicationRow, Base, OtpChallengeRow
 
-from .support import EMAIL, NOW, find_challenge
+from .support import EMAIL, NOW, attempts, find_challenge
 
 TABLES = {
     "applications",
@@ -161,9 +168,9 @@ async def test_upgrade_to_0002_keeps_the_data(blank_url: str) -> None:
         challenge = await find_challenge(store, "token-hash-1")
         assert challenge is not None
         assert (challenge.created_at, challenge.attempts) == (NOW, 2)
-        assert await store.find_challenge_and_failures(
-            "token-hash-1", Channel.EMAIL, EMAIL, NOW
-        ) == (challenge, (2, NOW))
+        assert await store.reserve_attempt(
+            challenge, attempts(5, failure_limit=2, failure_window=timedelta(hours=1)), NOW
+        ) == Refusal(reason=RefusalReason.FAILURES, retry_after=3600)
         assert await store.set_application_quota("web-app", Channel.SMS, 7)
     finally:
         await engine.dispose()

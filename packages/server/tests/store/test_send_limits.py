@@ -11,7 +11,7 @@ import pytest
 from ciam_server.domain.models import Channel, NewChallenge, Refusal, RefusalReason
 from ciam_server.store import SqlStore
 
-from .support import NOW, add, at, find_challenge, limits
+from .support import NOW, add, at, attempts, find_challenge, limits
 
 OTHER_EMAIL = "bob@example.com"
 PHONE = "+8613800138000"
@@ -21,11 +21,11 @@ def _refusal(reason: RefusalReason, retry_after: int) -> Refusal:
     return Refusal(reason=reason, retry_after=retry_after)
 
 
-async def _with_attempts(store: SqlStore, challenge: NewChallenge, attempts: int) -> None:
-    """Store ``challenge`` (no limits) and count ``attempts`` code checks against it."""
+async def _with_attempts(store: SqlStore, challenge: NewChallenge, count: int) -> None:
+    """Store ``challenge`` (no limits) and count ``count`` code checks against it."""
     stored = await add(store, challenge)
-    for _ in range(attempts):
-        assert await store.reserve_attempt(stored.id, 1000)
+    for _ in range(count):
+        assert await store.reserve_attempt(stored, attempts(1000), NOW)
 
 
 # The application's daily quota
@@ -167,7 +167,7 @@ async def test_a_retired_challenge_still_counts(
     store: SqlStore, new_challenge: NewChallenge
 ) -> None:
     undelivered = await add(store, at(new_challenge, NOW - timedelta(seconds=10)))
-    await store.retire_challenge(undelivered.id)
+    await store.retire_challenge(undelivered.id, NOW)
 
     refusal = await store.add_challenge(
         at(new_challenge, NOW), limits(interval=timedelta(seconds=30))
@@ -343,7 +343,7 @@ async def test_a_refused_send_stores_nothing_and_retires_nothing(
     assert isinstance(result, Refusal)
     assert await find_challenge(store, refused.token_hash) is None
     assert await find_challenge(store, live.token_hash) == live
-    assert await store.reserve_attempt(live.id, 5)
+    assert await store.reserve_attempt(live, attempts(5), NOW)
 
 
 async def test_an_accepted_send_returns_the_id_and_retires_the_live_challenge(

@@ -101,6 +101,20 @@ class SendLimits:
     """Codes the application may send on this channel in any 24 hours; None: no quota."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class AttemptLimits:
+    """Limits checked, together with counting it, before a code is compared.
+
+    A zero ``failure_limit`` turns the per-address limit off.
+    """
+
+    max_attempts: int
+    """Code checks per challenge."""
+    failure_limit: int
+    """Code checks for the same address, across all its challenges, in ``failure_window``."""
+    failure_window: timedelta
+
+
 class RefusalReason(StrEnum):
     APP_QUOTA = "app_quota"
     INTERVAL = "interval"

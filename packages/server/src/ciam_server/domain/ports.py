@@ -8,6 +8,7 @@ from typing import Protocol, runtime_checkable
 
 from ciam_server.domain.models import (
     Application,
+    AttemptLimits,
     AuditEvent,
     Challenge,
     Channel,
@@ -38,33 +39,26 @@ class Store(Protocol):
         challenge's id. A refusal stores nothing.
 
         Check and insert are one transaction, serialized per identifier and per application, so
-        concurrent sends (on any number of server instances) cannot exceed a limit. Limits are
-        checked in this order: the application's quota for the channel (challenges of this
-        client_id and channel created in the last 24 h), the interval (the newest challenge for
-        this channel and identifier), the daily limit (challenges for this channel and
-        identifier in the last 24 h), the failures (the sum of ``attempts`` of the challenges
-        for this channel and identifier created within ``failure_window``). A refusal's
-        ``retry_after`` is the whole number of seconds, rounded up and at least 1, until the
-        challenge that decides it leaves its window."""
+        concurrent sends (on any number of server instances) cannot exceed a limit."""
 
-    async def retire_challenge(self, challenge_id: int) -> None:
+    async def retire_challenge(self, challenge_id: int, now: datetime) -> None:
         """Make a challenge unusable (its code could not be delivered)."""
 
-    async def find_challenge_and_failures(
-        self, token_hash: str, channel: Channel, identifier: str, since: datetime
-    ) -> tuple[Challenge | None, tuple[int, datetime | None]]:
-        """What a code check reads, in one round trip: the challenge whose token hashes to
-        ``token_hash``, and the address's failures: the sum of ``attempts`` of the challenges
-        for this channel and identifier created at or after ``since``, and the creation time
-        of the oldest of them with attempts (None when there is none)."""
+    async def find_challenge(self, token_hash: str) -> Challenge | None:
+        """The challenge whose token hashes to ``token_hash``."""
 
     async def reserve_attempt(
-        self, challenge_id: int, max_attempts: int, audit: AuditEvent | None = None
-    ) -> bool:
-        """Count one code check against the challenge, atomically, only while fewer than
-        ``max_attempts`` have been counted and it is neither consumed nor retired, and store
-        ``audit`` with it. True when counted; False, and nothing stored, means the challenge
-        is used up."""
+        self,
+        challenge: Challenge,
+        limits: AttemptLimits,
+        now: datetime,
+        audit: AuditEvent | None = None,
+    ) -> bool | Refusal:
+        """Count one code check against ``challenge``, atomically, only while it has attempts
+        left, is neither consumed nor retired, and its address is under its failure limit;
+        store ``audit`` with it. True when counted; False (the challenge is used up) or a
+        ``FAILURES`` refusal (the address is), with nothing stored, when not. Serialized per
+        address, so concurrent checks (on any number of instances) cannot pass a limit."""
 
     async def release_attempt(self, challenge_id: int) -> None:
         """Give back an attempt reserved for a check that found the right code."""

@@ -21,16 +21,15 @@ booking is released when the reset ends, whatever its answer.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from ciam_server.domain.audit import Auditor, RequestContext, Trail
-from ciam_server.domain.challenges import BAD_CODE, BAD_TOKEN, FIELD, rate_limited
+from ciam_server.domain.challenges import BAD_CODE, BAD_TOKEN, FIELD
 from ciam_server.domain.errors import FlowError
 from ciam_server.domain.identifiers import normalize
-from ciam_server.domain.models import Application, AuditAction, Challenge, Channel
+from ciam_server.domain.models import Application, AuditAction, Challenge, Channel, Refusal
 from ciam_server.domain.otp import ChallengeHasher
 from ciam_server.domain.passwords import Booking, HashingBusyError, PasswordHashing
 from ciam_server.domain.policy import PasswordPolicy
@@ -40,7 +39,7 @@ from ciam_server.domain.ports import (
     Sender,
     Store,
 )
-from ciam_server.domain.send_otp import NO_CONTEXT, OtpSettings
+from ciam_server.domain.send_otp import NO_CONTEXT, OtpSettings, refused
 from ciam_shared import ErrorCode, ResetUserPasswordRequest, Usage
 
 logger = logging.getLogger(__name__)
@@ -161,14 +160,8 @@ class ResetPassword:
         attempt = parse_reset_request(request)
         trail.channel, trail.identifier = attempt.channel, attempt.identifier
         now = self.clock()
-        found, failures = await self.store.find_challenge_and_failures(
-            self.hasher.token_hash(attempt.token),
-            attempt.channel,
-            attempt.identifier,
-            now - self.settings.failure_window,
-        )
+        found = await self.store.find_challenge(self.hasher.token_hash(attempt.token))
         challenge = self._live_challenge(found, application, attempt, now)
-        self._check_failures(failures, attempt, now)
         await self._prove_code(challenge, attempt, now, trail, context)
         try:
             booking = self.hashing.book(self._argon2_calls)
@@ -243,22 +236,6 @@ class ResetPassword:
             raise FlowError(BAD_TOKEN[attempt.channel], "Too many wrong codes for this token.")
         return challenge
 
-    def _check_failures(
-        self, failures: tuple[int, datetime | None], attempt: ResetAttempt, now: datetime
-    ) -> None:
-        """Wrong codes are limited per address across all its tokens too, so asking for new
-        codes does not buy more guesses (NIST SP 800-63B rate limiting). ``failures`` are the
-        address's over the window (their sum, and when the oldest challenge with any was made)."""
-        limit, window = self.settings.failure_limit, self.settings.failure_window
-        total, oldest = failures
-        if limit and total >= limit and oldest is not None:
-            retry_after = max(1, math.ceil((oldest + window - now).total_seconds()))
-            raise rate_limited(
-                attempt.channel,
-                "Too many wrong codes were entered for this address; try again later.",
-                retry_after,
-            )
-
     async def _prove_code(
         self,
         challenge: Challenge,
@@ -268,32 +245,38 @@ class ResetPassword:
         context: RequestContext,
     ) -> None:
         """Step 4. Every check counts an attempt, atomically and only while the token has
-        attempts left, and its outcome is told only once counted: concurrent guesses cannot
-        learn more codes than the limit allows. A right code gives its attempt back.
+        attempts left and its address is under its failure limit, and its outcome is told only
+        once counted: concurrent guesses cannot learn more codes than the limits allow. A
+        right code gives its attempt back. Wrong codes are limited per address across all its
+        tokens too, so asking for new codes does not buy more guesses (NIST SP 800-63B rate
+        limiting).
 
         The code is compared first (in constant time, whatever the outcome), so that a wrong
         code's attempt and its audit event are stored in one transaction: a check refused for
         want of attempts answers the same whether its code was right or not."""
         if now >= challenge.code_expires_at:
             raise FlowError(BAD_CODE[attempt.channel], "The code has expired.")
-        wrong, refused = None, None
+        wrong, wrong_event = None, None
         if not self.hasher.code_matches(
             token_hash=challenge.token_hash, code_hash=challenge.code_hash, code=attempt.code
         ):
             wrong = FlowError(BAD_CODE[attempt.channel], "The code is wrong.")
-            refused = self.auditor.event(
+            wrong_event = self.auditor.event(
                 AuditAction.RESET_REFUSED,
                 client_id=challenge.client_id,
                 trail=trail,
                 context=context,
                 reason=wrong.code.value,
             )
-        if not await self.store.reserve_attempt(
-            challenge.id, self.settings.max_attempts, audit=refused
-        ):
+        reserved = await self.store.reserve_attempt(
+            challenge, self.settings.attempt_limits, now, audit=wrong_event
+        )
+        if isinstance(reserved, Refusal):
+            raise refused(attempt.channel, reserved)
+        if not reserved:
             raise FlowError(BAD_TOKEN[attempt.channel], "Too many wrong codes for this token.")
         if wrong is not None:
-            trail.stored = refused
+            trail.stored = wrong_event
             raise wrong
         await self.store.release_attempt(challenge.id)
 

@@ -23,6 +23,7 @@ from ciam_server.domain.errors import FlowError
 from ciam_server.domain.identifiers import normalize
 from ciam_server.domain.models import (
     Application,
+    AttemptLimits,
     AuditAction,
     Channel,
     NewChallenge,
@@ -88,6 +89,14 @@ class OtpSettings:
             failure_limit=self.failure_limit,
             failure_window=self.failure_window,
             app_daily_quota=application.daily_quota(channel),
+        )
+
+    @property
+    def attempt_limits(self) -> AttemptLimits:
+        return AttemptLimits(
+            max_attempts=self.max_attempts,
+            failure_limit=self.failure_limit,
+            failure_window=self.failure_window,
         )
 
 
@@ -207,7 +216,7 @@ class SendOtp:
             try:
                 await delivery
             except DeliveryFailedError:
-                await self.store.retire_challenge(stored)  # a code nobody got stays unusable
+                await self.store.retire_challenge(stored, self.clock())  # nobody got the code
                 raise FlowError(
                     ErrorCode.TEMPORARILY_UNAVAILABLE,
                     "The code could not be sent; try again later.",
@@ -227,7 +236,7 @@ class SendOtp:
             await delivery
         except DeliveryFailedError:
             logger.warning("a code could not be delivered; its challenge is retired")
-            await self.store.retire_challenge(challenge_id)
+            await self.store.retire_challenge(challenge_id, self.clock())
 
     async def _deliver(
         self,

@@ -9,8 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import URL, Connection, Engine, event, make_url, text
-from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy import Connection, Engine, event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -22,36 +21,36 @@ _MIGRATION_LOCK = 0x4349_414D_4442  # "CIAMDB": the advisory lock held while mig
 
 def create_engine(url: str) -> AsyncEngine:
     """An async engine for ``url``, e.g. ``sqlite+aiosqlite:///./ciam.db`` or
-    ``postgresql+asyncpg://user@host/db``."""
-    engine = create_async_engine(url)
-    if engine.dialect.name == "sqlite":
-        _configure_sqlite_connections(engine.sync_engine)
-        _begin_immediate(engine.sync_engine)
+    ``postgresql+asyncpg://user@host/db``.
+
+    SQLite writes one transaction at a time. On SQLite the engine therefore holds a single
+    connection: this process's transactions queue for it in the event loop (the pool waits
+    without blocking), instead of each taking a connection and then polling SQLite's write
+    lock. Other processes on the same file (``serve --workers``) take turns through that lock,
+    waiting up to :data:`SQLITE_BUSY_TIMEOUT_MS`.
+    """
+    if make_url(url).get_backend_name() != "sqlite":
+        return create_async_engine(url)
+    engine = create_async_engine(url, pool_size=1, max_overflow=0)
+    _configure_sqlite_connections(engine.sync_engine)
     return engine
 
 
-def create_sqlite_process_engine(url: str | URL) -> Engine:
-    """A synchronous engine (the standard library's ``sqlite3``) on the SQLite file that the
-    async ``url`` names, holding one connection: the one the store's SQLite process uses.
-
-    That process emits ``BEGIN IMMEDIATE`` itself. With no listener for the engine's connection
-    events, SQLAlchemy skips dispatching events for each statement it runs."""
-    engine = create_sync_engine(
-        make_url(url).set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0
-    )
-    _configure_sqlite_connections(engine)
-    return engine
+async def ping(engine: AsyncEngine) -> None:
+    """Raise unless the database behind ``engine`` answers a query."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
 
 
 def _configure_sqlite_connections(engine: Engine) -> None:
-    """WAL, enforced foreign keys, a busy timeout, and no transactions begun by the driver.
+    """WAL, enforced foreign keys, a busy timeout, and every transaction begun IMMEDIATE.
 
     A deferred SQLite transaction that reads and then writes fails at once with "database is
     locked" when another connection wrote in between; waiting would not help, so SQLite does
     not wait. Every transaction therefore starts with ``BEGIN IMMEDIATE``, which takes the
     write lock up front and waits up to the busy timeout for it. The driver's own transaction
-    handling is turned off so that SQLAlchemy, or the store's worker, emits that BEGIN (the
-    recipe in SQLAlchemy's SQLite dialect documentation).
+    handling is turned off so that SQLAlchemy emits that BEGIN (the recipe in SQLAlchemy's
+    SQLite dialect documentation).
     """
 
     @event.listens_for(engine, "connect")
@@ -62,10 +61,6 @@ def _configure_sqlite_connections(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
-
-
-def _begin_immediate(engine: Engine) -> None:
-    """Every transaction SQLAlchemy begins on ``engine`` is an IMMEDIATE one."""
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Connection) -> None:

@@ -20,64 +20,34 @@ from sqlalchemy import (
     TypeDecorator,
     false,
 )
-from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeEngine
 
 from ciam_server.domain.models import CLIENT_IP_MAX_LENGTH
-
-
-class _SqliteDateTimeText(SQLITE_DATETIME):
-    """SQLite's ``DATETIME`` column, whose text :class:`UtcDateTime` writes and reads itself."""
-
-    def bind_processor(self, dialect: Dialect) -> None:
-        return None
-
-    def result_processor(self, dialect: Dialect, coltype: object) -> None:
-        return None
-
-
-_SQLITE_DATETIME_TEXT = _SqliteDateTimeText()  # type: ignore[no-untyped-call]  # untyped upstream
 
 
 class UtcDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC datetime on every engine.
 
-    PostgreSQL stores ``timestamptz`` and hands back aware values. SQLite has no time zones nor
-    a datetime type: values are stored as naive UTC text, ``YYYY-MM-DD HH:MM:SS.ffffff`` (the
-    text SQLAlchemy's SQLite ``DATETIME`` writes, so that every value compares and sorts as
-    text in time order), and made aware again when read. The text is made and read here with
-    ``datetime``'s own (C) ``isoformat`` and ``fromisoformat``: through SQLAlchemy's
-    ``DATETIME`` processors, the conversions took about a sixth of the SQLite transactions'
-    time in a profile of ``/otp/send``. Naive input is refused: it would be stored with an unknown
-    offset.
+    PostgreSQL stores ``timestamptz`` and hands back aware values. SQLite has no time zones: its
+    ``DATETIME`` stores naive text, ``YYYY-MM-DD HH:MM:SS.ffffff``, which compares and sorts in
+    time order; values are stored in UTC and made aware again when read. Naive input is
+    refused: it would be stored with an unknown offset.
     """
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "sqlite":
-            return _SQLITE_DATETIME_TEXT
-        return self.impl_instance
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | str | None:
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given; the store takes timezone-aware datetimes")
         value = value.astimezone(UTC)
-        if dialect.name == "sqlite":
-            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
-        return value
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(
-        self, value: datetime | str | None, dialect: Dialect
-    ) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if isinstance(value, str):
-            return datetime.fromisoformat(value).replace(tzinfo=UTC)
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
