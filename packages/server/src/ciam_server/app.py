@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from litestar import Litestar, Response, Router, get
-from litestar.datastructures import State
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
@@ -24,7 +23,6 @@ from ciam_server.api.ip_limit import IpRateLimit, MemoryLog, RedisLog, RequestLo
 from ciam_server.api.metrics import MeteredSender, Metrics, RequestMetrics, metrics_handler
 from ciam_server.api.reset_page import reset_page_router
 from ciam_server.api.routes import (
-    SERVICES,
     ApiServices,
     Locales,
     UnsupportedMediaTypeError,
@@ -211,13 +209,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     return Litestar(
         route_handlers=[
-            api_router(),
+            api_router(services),
             healthz,
             readyz_handler(engine),
             metrics_handler(metrics),
             reset_page_router,
         ],
-        state=State({SERVICES: services}),
         exception_handlers={
             **EXCEPTION_HANDLERS,
             UnsupportedMediaTypeError: unsupported_media_type,
