@@ -10,7 +10,6 @@ import msgspec
 from litestar import Request, Response, Router, post
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
-from litestar.openapi import ResponseSpec
 from litestar.params import Body, HeaderParameter
 
 from ciam_server.api.auth import client_credentials
@@ -19,11 +18,14 @@ from ciam_server.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from ciam_server.api.idempotency import Idempotency
 from ciam_server.api.ip_limit import IP_LIMITED
 from ciam_server.api.openapi import (
+    CLIENT_AUTHENTICATION,
     IDEMPOTENCY_KEY_SCHEMA,
     OTP_SEND_BODY_RULES,
     OTP_SEND_ERRORS,
+    OTP_SEND_SUCCESS,
     RESET_BODY_RULES,
     RESET_ERRORS,
+    RESET_SUCCESS,
     DocumentedOperation,
     error_responses,
 )
@@ -34,7 +36,7 @@ from ciam_server.domain.clients import CachedApplications, authenticate_client
 from ciam_server.domain.models import Application
 from ciam_server.domain.reset_password import ResetPassword
 from ciam_server.domain.send_otp import SendOtp
-from ciam_shared import ErrorCode, OtpSendRequest, OtpSendResponse, ResetUserPasswordRequest
+from ciam_shared import ErrorCode, OtpSendRequest, ResetUserPasswordRequest
 
 JSON_MEDIA_TYPE = "application/json"
 
@@ -81,12 +83,10 @@ class ApiServices:
     locales: Locales
 
 
-AuthorizationHeader = HeaderParameter(
-    name="Authorization",
-    required=False,
-    description='Basic base64(urlencode(client_id) ":" urlencode(client_secret)); '
-    "public applications may send client_id in the body instead.",
-)
+AuthorizationHeader = HeaderParameter(name="Authorization", required=False, include_in_schema=False)
+"""Read here, and documented as the HTTP Basic security scheme (see
+:data:`~ciam_server.api.openapi.CLIENT_AUTHENTICATION`): OpenAPI has a parameter named
+``Authorization`` ignored."""
 IdempotencyKeyHeader = HeaderParameter(
     name=IDEMPOTENCY_HEADER,
     required=False,
@@ -149,12 +149,13 @@ async def _authenticated_once(
     status_code=200,
     opt={JSON_BODY_ONLY: True},
     responses={
-        200: ResponseSpec(OtpSendResponse, description="The code is on its way."),
+        200: OTP_SEND_SUCCESS,
         **error_responses(OTP_SEND_ERRORS),
     },
     summary="Send a one-time code by email or SMS",
     operation_id="send_otp",
     operation_class=DocumentedOperation,
+    security=CLIENT_AUTHENTICATION,
 )
 async def send_otp(
     *,
@@ -193,12 +194,13 @@ async def send_otp(
     status_code=200,
     opt={JSON_BODY_ONLY: True},
     responses={
-        200: ResponseSpec(None, description="The password is reset; the body is empty."),
+        200: RESET_SUCCESS,
         **error_responses(RESET_ERRORS),
     },
     summary="Reset a user's password with a one-time code",
     operation_id="reset_user_password",
     operation_class=DocumentedOperation,
+    security=CLIENT_AUTHENTICATION,
 )
 async def reset_user_password(
     *,
