@@ -1,4 +1,5 @@
-"""The OpenAPI document the server serves lists every error code each endpoint can answer."""
+"""The OpenAPI document the server serves lists every error code each endpoint can answer; Swagger
+UI renders it at ``/schema``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import httpx
 import pytest
 
 from ciam_client import APIStatusError, error_class_for
-from ciam_server.api.openapi import OTP_SEND_ERRORS, RESET_ERRORS
+from ciam_server.api.openapi import OTP_SEND_ERRORS, RESET_ERRORS, SWAGGER_UI_VERSION
 from ciam_shared import ERROR_SPECS, ErrorCode
 
 from .conftest import Server
@@ -87,3 +88,17 @@ def test_the_success_of_send_is_documented(openapi: dict[str, Any]) -> None:
     schema_ref = success["content"]["application/json"]["schema"]["$ref"]
     schema = openapi["components"]["schemas"][schema_ref.rpartition("/")[2]]
     assert set(schema["properties"]) == {"otp_token", "expires_in"}
+
+
+def test_the_schema_page_is_swagger_ui_showing_the_served_document(server: Server) -> None:
+    page = httpx.get(f"{server.base_url}/schema")
+    document = httpx.get(f"{server.base_url}/schema/openapi.json")
+
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "SwaggerUIBundle(" in page.text
+    assert f"swagger-ui-dist@{SWAGGER_UI_VERSION}/swagger-ui-bundle.js" in page.text
+    assert document.status_code == 200
+    assert document.headers["content-type"] == "application/vnd.oai.openapi+json"
+    assert set(document.json()["paths"]) == set(ENDPOINT_ERRORS)
+    assert document.text in page.text  # the page renders the document it embeds

@@ -9,21 +9,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
-from litestar import Litestar, Response, Router, get
-from litestar.datastructures import State
+from litestar import Litestar, Response, get
 from litestar.handlers import HTTPRouteHandler
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ciam_server.api.errors import EXCEPTION_HANDLERS, error_response, not_found_in_json
+from ciam_server.api.errors import EXCEPTION_HANDLERS, error_response
 from ciam_server.api.hooks import RequestHooks
 from ciam_server.api.idempotency import Idempotency
 from ciam_server.api.ip_limit import IpRateLimit, MemoryLog, RedisLog, RequestLog
 from ciam_server.api.metrics import MeteredSender, Metrics, RequestMetrics, metrics_handler
+from ciam_server.api.openapi import openapi_config
 from ciam_server.api.reset_page import reset_page_router
 from ciam_server.api.routes import (
-    SERVICES,
     ApiServices,
     Locales,
     UnsupportedMediaTypeError,
@@ -208,13 +205,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     return Litestar(
         route_handlers=[
-            api_router(),
+            api_router(services),
             healthz,
             readyz_handler(engine),
             metrics_handler(metrics),
             reset_page_router,
         ],
-        state=State({SERVICES: services}),
         exception_handlers={
             **EXCEPTION_HANDLERS,
             UnsupportedMediaTypeError: unsupported_media_type,
@@ -223,19 +219,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_send=[hooks.before_send],
         request_max_body_size=settings.max_body_size,
         lifespan=[lifespan],
-        openapi_config=OpenAPIConfig(
-            title="ciam-reset",
-            version="0.1.0",
-            description="Reset a user's password with a one-time code sent by email or SMS.",
-            path="/schema",
-            render_plugins=[JsonRenderPlugin()],
-            openapi_router=Router(
-                path="/schema",
-                route_handlers=[],
-                include_in_schema=False,
-                after_request=not_found_in_json,
-            ),
-        ),
+        openapi_config=openapi_config(),
         debug=False,
         logging_config=None,  # logging is ours (logs.py): JSON lines with the request id
     )

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 from litestar import Litestar
+from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 
-from ciam_server.api.routes import SERVICES, ApiServices
+from ciam_server.api.routes import ApiServices
 from ciam_server.app import create_app
 from ciam_server.domain.models import Channel
 from ciam_server.domain.passwords import PasswordHashing
@@ -205,9 +206,12 @@ async def test_the_health_check_answers(client: Client) -> None:
     assert response.json() == {"status": "ok"}
 
 
-def provided_services(app: Litestar) -> ApiServices:
-    """What the app's endpoints work with."""
-    services = app.state[SERVICES]
+async def provided_services(app: Litestar) -> ApiServices:
+    """What the app's endpoints work with: what their ``services`` dependency provides."""
+    route = next(route for route in app.routes if route.path == "/reset_user_password")
+    assert isinstance(route, HTTPRoute)
+    provide = route.route_handlers[0].resolve_dependencies()["services"]
+    services = await provide()
     assert isinstance(services, ApiServices)
     return services
 
@@ -215,7 +219,7 @@ def provided_services(app: Litestar) -> ApiServices:
 async def test_a_reset_the_argon2_pool_has_no_room_for_is_refused_before_any_work(
     app: Litestar, client: Client, store: SqlStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    services = provided_services(app)
+    services = await provided_services(app)
     flow = services.reset_password
     app_store = flow.store
 

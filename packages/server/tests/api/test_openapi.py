@@ -1,16 +1,35 @@
-"""The OpenAPI document lists, per endpoint, every error code under the status the registry gives
-it, with the ErrorBody schema."""
+"""The OpenAPI document: valid OpenAPI 3.1; every error code each endpoint can answer, under the
+status the registry gives it, with the ErrorBody schema; HTTP Basic as an optional security
+scheme; request bodies that generators read as one object each, with rules the server keeps; and
+no example made up by the framework."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from openapi_schema_validator import OAS31Validator
+from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
-from ciam_server.api.openapi import OTP_SEND_ERRORS, RESET_ERRORS
-from ciam_shared import ERROR_CONTENT_TYPE, ErrorCode, status_of
+from ciam_server.api.openapi import (
+    OTP_SEND_BODY_RULES,
+    OTP_SEND_ERRORS,
+    RESET_BODY_RULES,
+    RESET_ERRORS,
+)
+from ciam_shared import (
+    ERROR_CONTENT_TYPE,
+    ErrorCode,
+    OtpSendRequest,
+    ResetUserPasswordRequest,
+    status_of,
+)
+
+from .support import EMAIL, SPA_CLIENT_ID, WEB_AUTH
 
 Client = AsyncTestClient[Litestar]
 
@@ -84,3 +103,136 @@ def test_the_success_responses_are_documented(document: dict[str, Any]) -> None:
     schema = resolve(document, send["content"]["application/json"]["schema"])
     assert set(schema["properties"]) == {"otp_token", "expires_in"}
     assert "200" in document["paths"]["/reset_user_password"]["post"]["responses"]
+
+
+def test_the_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
+    assert document["openapi"].startswith("3.1.")
+    validate(document, cls=OpenAPIV31SpecValidator)
+
+
+def test_client_authentication_is_an_optional_http_basic_scheme(document: dict[str, Any]) -> None:
+    assert document["components"]["securitySchemes"]["basic"]["type"] == "http"
+    assert document["components"]["securitySchemes"]["basic"]["scheme"] == "basic"
+    for path, _ in ENDPOINTS:
+        operation = document["paths"][path]["post"]
+        assert operation["security"] == [{"basic": []}, {}], path
+        # OpenAPI says a header parameter named Authorization is ignored.
+        names = {parameter["name"].lower() for parameter in operation["parameters"]}
+        assert "authorization" not in names, path
+
+
+REQUEST_BODIES = [("/otp/send", OtpSendRequest), ("/reset_user_password", ResetUserPasswordRequest)]
+
+
+def request_schema(document: dict[str, Any], path: str) -> dict[str, Any]:
+    body = document["paths"][path]["post"]["requestBody"]
+    return resolve(document, body["content"]["application/json"]["schema"])
+
+
+@pytest.mark.parametrize(("path", "struct"), REQUEST_BODIES)
+def test_each_request_body_is_one_object_with_every_field(
+    document: dict[str, Any], path: str, struct: type[msgspec.Struct]
+) -> None:
+    """Generators build one model per branch of a oneOf, anyOf or allOf at the top of a body's
+    schema, each lacking the others' fields; an object with properties alone they keep whole."""
+    schema = request_schema(document, path)
+
+    assert schema["type"] == "object"
+    assert set(schema["properties"]) == set(struct.__struct_fields__)
+    assert not {"oneOf", "anyOf", "allOf"} & set(schema)
+    assert "`email`" in schema["description"]
+    assert "`phone_number`" in schema["description"]
+
+
+EMAIL_TRIPLE = {"email": EMAIL, "email_otp_token": "a-token", "email_otp": "123456"}
+PHONE_TRIPLE = {
+    "phone_number": "+8613800138000",
+    "phone_number_otp_token": "a-token",
+    "phone_number_otp": "123456",
+}
+PASSWORD = {"password": "Zephyr-Quokka-Lantern-5521"}
+RESET = "reset_password"
+
+# Bodies and whether they keep the rules the document states. The server answers invalid_request
+# to those that do not, and never to those that do.
+BODY_RULE_CASES = [
+    ("/otp/send", {"usage": RESET, "email": EMAIL}, True),
+    ("/otp/send", {"usage": RESET, "phone_number": "+8613800138000", "email": None}, True),
+    ("/otp/send", {"usage": RESET, "email": EMAIL, "phone_number": "+8613800138000"}, False),
+    ("/otp/send", {"usage": RESET}, False),
+    ("/otp/send", {"usage": RESET, "email": ""}, False),
+    ("/otp/send", {"usage": "login", "email": EMAIL}, False),
+    ("/otp/send", {"email": EMAIL}, False),
+    ("/reset_user_password", {**EMAIL_TRIPLE, **PASSWORD}, True),
+    ("/reset_user_password", {**PHONE_TRIPLE, **PASSWORD}, True),
+    ("/reset_user_password", {**EMAIL_TRIPLE, **PHONE_TRIPLE, **PASSWORD}, False),
+    ("/reset_user_password", {**EMAIL_TRIPLE, "phone_number": "+8613800138000", **PASSWORD}, False),
+    ("/reset_user_password", {"email": EMAIL, "email_otp": "123456", **PASSWORD}, False),
+    ("/reset_user_password", {**EMAIL_TRIPLE, "email_otp": "", **PASSWORD}, False),
+    ("/reset_user_password", {**EMAIL_TRIPLE}, False),
+    ("/reset_user_password", {**EMAIL_TRIPLE, "password": ""}, False),
+    ("/reset_user_password", PASSWORD, False),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "valid"), BODY_RULE_CASES)
+async def test_the_body_rules_are_stated_and_kept_by_the_server(
+    client: Client, document: dict[str, Any], path: str, body: dict[str, Any], valid: bool
+) -> None:
+    schema = request_schema(document, path)
+
+    assert OAS31Validator(schema).is_valid(body) is valid
+    response = await client.post(path, json=body, headers=WEB_AUTH)
+    refused_as_invalid = response.json().get("error") == ErrorCode.INVALID_REQUEST
+    assert refused_as_invalid is not valid, response.text
+
+
+async def test_a_public_application_needs_no_credentials_beyond_its_client_id(
+    client: Client,
+) -> None:
+    """The empty alternative in each endpoint's security."""
+    response = await client.post(
+        "/otp/send", json={"client_id": SPA_CLIENT_ID, "usage": RESET, "email": EMAIL}
+    )
+    assert response.status_code == 200, response.text
+
+
+def examples_in(node: Any, where: str = "#") -> Iterator[tuple[str, Any]]:
+    """Every ``examples`` in the document, with where it is."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "examples":
+                yield where, value
+            yield from examples_in(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from examples_in(value, f"{where}/{index}")
+
+
+def test_the_only_schema_examples_are_the_request_bodies_written_for_them(
+    document: dict[str, Any],
+) -> None:
+    """No example made up by the framework (random strings and numbers) in any schema."""
+    found = dict(examples_in(document["components"]["schemas"], "#/components/schemas"))
+    assert found == {
+        "#/components/schemas/OtpSendRequest": OTP_SEND_BODY_RULES["examples"],
+        "#/components/schemas/ResetUserPasswordRequest": RESET_BODY_RULES["examples"],
+    }
+
+
+def test_every_example_fits_its_schema(document: dict[str, Any]) -> None:
+    checked = 0
+    for path, _ in ENDPOINTS:
+        operation = document["paths"][path]["post"]
+        body_schema = request_schema(document, path)
+        for example in body_schema["examples"]:
+            assert OAS31Validator(body_schema).is_valid(example), (path, example)
+            checked += 1
+        for status, response in operation["responses"].items():
+            for media in response.get("content", {}).values():
+                schema = resolve(document, media["schema"])
+                for name, example in media.get("examples", {}).items():
+                    assert set(example) == {"summary", "value"}, (path, status, name)
+                    assert OAS31Validator(schema).is_valid(example["value"]), (path, name)
+                    checked += 1
+    assert checked > len(OTP_SEND_ERRORS) + len(RESET_ERRORS)

@@ -1,6 +1,7 @@
 """What the OpenAPI document says beyond the handlers' types: the error responses each endpoint
 documents (derived from the registry), the rules a request body must follow that the wire structs
-leave to the server, and the headers responses carry."""
+leave to the server, the headers responses carry, the examples, and client authentication as a
+security scheme; and where the document and Swagger UI are served."""
 
 from __future__ import annotations
 
@@ -9,20 +10,33 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from litestar.openapi import ResponseSpec
+from litestar import Router
+from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import (
+    Components,
     Example,
     OpenAPIHeader,
     OpenAPIResponse,
     OpenAPIType,
     Operation,
     Schema,
+    SecurityRequirement,
+    SecurityScheme,
 )
 
+from ciam_server.api.errors import not_found_in_json
 from ciam_server.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from ciam_server.api.request_id import HEADER as REQUEST_ID_HEADER
 from ciam_server.domain.identifiers import MAX_EMAIL_LENGTH
-from ciam_shared import ERROR_SPECS, ErrorBody, ErrorCode, Usage
+from ciam_shared import (
+    ERROR_CONTENT_TYPE,
+    ERROR_SPECS,
+    ErrorBody,
+    ErrorCode,
+    OtpSendResponse,
+    Usage,
+)
 
 # Errors any POST endpoint can answer, whatever its flow.
 COMMON_ERRORS = (
@@ -66,6 +80,16 @@ RESET_ERRORS = (
 )
 
 
+class KeyedExample(Example):
+    """An example whose ``id`` is only its key in the document: Litestar writes every field of
+    :class:`~litestar.openapi.spec.Example` into the document, and an Example Object has no
+    ``id``."""
+
+    @property
+    def _exclude_fields(self) -> set[str]:
+        return {"id"}
+
+
 def error_responses(codes: Iterable[ErrorCode]) -> dict[int, ResponseSpec]:
     """One documented response per HTTP status, listing each code it can carry, with an
     example body per code."""
@@ -75,10 +99,11 @@ def error_responses(codes: Iterable[ErrorCode]) -> dict[int, ResponseSpec]:
     return {
         status: ResponseSpec(
             data_container=ErrorBody,
+            generate_examples=False,
             description="; ".join(f"`{code}`: {ERROR_SPECS[code].meaning}" for code in group),
-            media_type="application/json;charset=UTF-8",
+            media_type=ERROR_CONTENT_TYPE,
             examples=[
-                Example(
+                KeyedExample(
                     id=code.value,
                     summary=code.value,
                     value={"error": code.value, "error_description": ERROR_SPECS[code].meaning},
@@ -90,10 +115,36 @@ def error_responses(codes: Iterable[ErrorCode]) -> dict[int, ResponseSpec]:
     }
 
 
-# The wire structs leave every field optional so that the server, not the decoder, names what is
-# missing (see ciam_shared.wire). What the server then requires, short of what only it can judge
-# (a deliverable address, a real phone number, a live token, the right code), is stated here, so
-# that a request valid by the document is never refused as invalid_request.
+EXAMPLE_TOKEN = "Nd4yqY0cS2hW7mZkT1vXbR8eJ3uLpA6gF9oQiC5wHsE"  # noqa: S105 - made up for the document
+"""An ``otp_token`` as the server makes them: 256 random bits, base64url-encoded."""
+
+OTP_SEND_SUCCESS = ResponseSpec(
+    OtpSendResponse,
+    generate_examples=False,
+    description="The code is on its way.",
+    examples=[
+        KeyedExample(
+            id="sent",
+            summary="A code was sent",
+            value={"otp_token": EXAMPLE_TOKEN, "expires_in": 600},
+        )
+    ],
+)
+RESET_SUCCESS = ResponseSpec(
+    None, generate_examples=False, description="The password is reset; the body is empty."
+)
+
+
+# The wire structs leave every field optional, so that the server, not the decoder, names what
+# is missing (see ciam_shared.wire). What the server then requires, short of what only it can
+# judge (a deliverable address, a real phone number, a live token, the right code), is stated
+# below, so that a request valid by the document is never refused as invalid_request.
+#
+# Each body stays one object that lists all its fields: client generators build a model from an
+# object's properties, but one per branch of a oneOf or anyOf at its top, each lacking the fields
+# the others have. So which channel a request uses is stated in words, for people and
+# generators, and as if/then/else, which validators and request fuzzers read and generators
+# leave aside.
 _GIVEN = {"type": "string", "minLength": 1}
 _NOT_GIVEN = {"type": "null"}
 # An address the server does not take is malformed_email, never accepted: internationalized
@@ -101,14 +152,35 @@ _NOT_GIVEN = {"type": "null"}
 _EMAIL = {**_GIVEN, "format": "idn-email", "maxLength": MAX_EMAIL_LENGTH}
 
 
-def _one_channel(given: tuple[str, ...], not_given: tuple[str, ...]) -> dict[str, Any]:
-    """``given`` present and non-empty, ``not_given`` absent or null."""
+def _given(fields: tuple[str, ...]) -> dict[str, Any]:
+    """Each of ``fields`` present and a non-empty string."""
     return {
-        "required": list(given),
-        "properties": {
-            **{field: _EMAIL if field == "email" else _GIVEN for field in given},
-            **dict.fromkeys(not_given, _NOT_GIVEN),
-        },
+        "required": list(fields),
+        "properties": {field: _EMAIL if field == "email" else _GIVEN for field in fields},
+    }
+
+
+def _not_given(fields: tuple[str, ...]) -> dict[str, Any]:
+    """Each of ``fields`` absent or null."""
+    return {"properties": dict.fromkeys(fields, _NOT_GIVEN)}
+
+
+def _any_given(fields: tuple[str, ...]) -> dict[str, Any]:
+    """At least one of ``fields`` present and not null."""
+    each = [{"required": [field], "properties": {field: {"type": "string"}}} for field in fields]
+    return each[0] if len(each) == 1 else {"anyOf": each}
+
+
+def _one_channel(
+    email: tuple[str, ...], phone: tuple[str, ...], *, also: dict[str, Any]
+) -> dict[str, Any]:
+    """The email fields given and the phone fields not, or the other way round; ``also`` holds
+    either way. (Stated once beside the properties, in an ``allOf``, it would be a second
+    description of them, which generators try to merge with the first, and fail.)"""
+    return {
+        "if": _any_given(email),
+        "then": {"allOf": [also, _given(email), _not_given(phone)]},
+        "else": {"allOf": [also, _given(phone)]},
     }
 
 
@@ -116,22 +188,38 @@ _EMAIL_FIELDS = ("email", "email_otp_token", "email_otp")
 _PHONE_FIELDS = ("phone_number", "phone_number_otp_token", "phone_number_otp")
 
 OTP_SEND_BODY_RULES: dict[str, Any] = {
+    "description": "Exactly one of `email` and `phone_number`, not empty: the channel the code "
+    "is sent by. `usage` must be `reset_password`, the only usage this server serves. A public "
+    "application (spa, mobile) names itself with `client_id` and sends no secret; a "
+    "confidential one authenticates with HTTP Basic instead.",
     "required": ["usage"],
-    "all_of": [{"properties": {"usage": {"const": Usage.RESET_PASSWORD.value}}}],
-    "one_of": [
-        _one_channel(("email",), ("phone_number",)),
-        _one_channel(("phone_number",), ("email",)),
+    **_one_channel(
+        ("email",),
+        ("phone_number",),
+        also={"properties": {"usage": {"const": Usage.RESET_PASSWORD.value}}},
+    ),
+    "examples": [
+        {"usage": "reset_password", "email": "alice@example.com"},
+        {"client_id": "my-spa", "usage": "reset_password", "phone_number": "+8613800138000"},
     ],
 }
-"""``usage`` is ``reset_password`` (the only usage this server serves) and exactly one of
-``email`` and ``phone_number`` is given."""
+"""``usage`` is ``reset_password`` and exactly one of ``email`` and ``phone_number`` is
+given."""
 
 RESET_BODY_RULES: dict[str, Any] = {
+    "description": "`password`, not empty, and one channel's three fields, none empty: `email`, "
+    "`email_otp_token` and `email_otp`, or `phone_number`, `phone_number_otp_token` and "
+    "`phone_number_otp`; no field of the other channel. A public application names itself "
+    "with `client_id`; a confidential one authenticates with HTTP Basic instead.",
     "required": ["password"],
-    "all_of": [{"properties": {"password": _GIVEN}}],
-    "one_of": [
-        _one_channel(_EMAIL_FIELDS, _PHONE_FIELDS),
-        _one_channel(_PHONE_FIELDS, _EMAIL_FIELDS),
+    **_one_channel(_EMAIL_FIELDS, _PHONE_FIELDS, also={"properties": {"password": _GIVEN}}),
+    "examples": [
+        {
+            "email": "alice@example.com",
+            "email_otp_token": EXAMPLE_TOKEN,
+            "email_otp": "394817",
+            "password": "Lantern-harbour-58",
+        }
     ],
 }
 """A password and exactly one channel's triple: address, ``otp_token`` and code."""
@@ -193,3 +281,47 @@ class DocumentedOperation(Operation):
         for status, response in (self.responses or {}).items():
             if isinstance(response, OpenAPIResponse):
                 response.headers = {**(response.headers or {}), **response_headers(int(status))}
+
+
+BASIC = "basic"
+"""The name of the HTTP Basic security scheme in the document."""
+
+CLIENT_AUTHENTICATION: list[SecurityRequirement] = [{BASIC: []}, {}]
+"""How a client authenticates to an endpoint: HTTP Basic (confidential applications), or no
+scheme at all, a public application naming itself with ``client_id`` in the body."""
+
+_BASIC_SCHEME = SecurityScheme(
+    type="http",
+    scheme="basic",
+    description="`client_id` and `client_secret` of a confidential application (web, m2m), each "
+    'form-urlencoded before they are joined with ":" and base64-encoded (RFC 6749 §2.3.1). A '
+    "public application (spa, mobile) sends no credentials and names itself with `client_id` "
+    "in the body.",
+)
+
+SWAGGER_UI_VERSION = "5.18.2"
+"""The Swagger UI served at ``/schema``: the page loads its script and style sheet of this
+version from cdn.jsdelivr.net (the ``swagger-ui-dist`` package)."""
+
+
+def openapi_config() -> OpenAPIConfig:
+    """The document at ``/schema/openapi.json`` and Swagger UI, which renders it, at
+    ``/schema``."""
+    return OpenAPIConfig(
+        title="ciam-reset",
+        version="0.1.0",
+        description="Reset a user's password with a one-time code sent by email or SMS.",
+        path="/schema",
+        components=Components(security_schemes={BASIC: _BASIC_SCHEME}),
+        create_examples=False,  # every example in the document is written here, none made up
+        render_plugins=[
+            SwaggerRenderPlugin(version=SWAGGER_UI_VERSION, path="/", favicon=""),
+            JsonRenderPlugin(),
+        ],
+        openapi_router=Router(
+            path="/schema",
+            route_handlers=[],
+            include_in_schema=False,
+            after_request=not_found_in_json,
+        ),
+    )
