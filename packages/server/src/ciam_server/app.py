@@ -17,6 +17,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ciam_server.api.body import ApiRequest
 from ciam_server.api.errors import EXCEPTION_HANDLERS, error_response, not_found_in_json
 from ciam_server.api.hooks import RequestHooks
 from ciam_server.api.idempotency import Idempotency
@@ -218,6 +219,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             reset_page_router,
         ],
         state=State({SERVICES: services}),
+        request_class=ApiRequest,
         exception_handlers={
             **EXCEPTION_HANDLERS,
             UnsupportedMediaTypeError: unsupported_media_type,
