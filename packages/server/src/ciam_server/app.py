@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ciam_server.api.body import ApiRequest
+from ciam_server.api.cors import cors_config
 from ciam_server.api.errors import EXCEPTION_HANDLERS, error_response, not_found_in_json
 from ciam_server.api.hooks import RequestHooks
 from ciam_server.api.idempotency import Idempotency
@@ -227,6 +228,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_request=hooks.before_request,
         before_send=[hooks.before_send],
         request_max_body_size=settings.max_body_size,
+        cors_config=cors_config(settings.cors_allow_origins),
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
             title="ciam-reset",
