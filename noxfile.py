@@ -1,12 +1,16 @@
 """Sessions: ``tests``, ``lint``, ``typecheck`` and ``serve`` (the quick start).
 
 Every session installs the workspace from ``uv.lock`` (``uv sync --locked``), never ad hoc.
+A SIGTERM stops nox as Ctrl+C does: nox then stops the session's running command (the server,
+for ``serve``) instead of leaving it running.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
+from types import FrameType
 
 import nox
 
@@ -15,8 +19,20 @@ nox.options.default_venv_backend = "uv"
 nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.reuse_venv = "yes"
 
+SERVER_STOP_TIMEOUT = 35
+"""Seconds the dev server is given to stop once asked (its own CIAM_SHUTDOWN_TIMEOUT is 30)."""
 
-def _sync(session: nox.Session) -> None:
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _sync(session: nox.Session, *selection: str) -> None:
+    """Install from ``uv.lock``: ``selection`` (uv sync options) or, by default, every package
+    of the workspace with the development tools."""
     # Bytecode is compiled at install, as pip does: every server the tests start (and, on
     # SQLite, its store's template process) imports its dependencies from it, where the
     # environment may forbid writing it at import (PYTHONDONTWRITEBYTECODE).
@@ -24,7 +40,7 @@ def _sync(session: nox.Session) -> None:
         "uv",
         "sync",
         "--locked",
-        "--all-packages",
+        *(selection or ("--all-packages",)),
         "--compile-bytecode",
         env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
     )
@@ -55,9 +71,12 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def serve(session: nox.Session) -> None:
-    """The quick start: a dev server on SQLite with the dev outbox and a demo app and user."""
-    _sync(session)
-    session.run("ciam-server", "serve", "--demo", *session.posargs)
+    """The quick start: a dev server on SQLite with the dev outbox and a demo app and user.
+    Installs the server alone, without the development tools."""
+    _sync(session, "--package", "ciam-server", "--no-default-groups")
+    session.run(
+        "ciam-server", "serve", "--demo", *session.posargs, terminate_timeout=SERVER_STOP_TIMEOUT
+    )
 
 
 @nox.session
