@@ -19,6 +19,10 @@ nox.options.default_venv_backend = "uv"
 nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.reuse_venv = "yes"
 
+BROWSER_PACKAGES = ("chromium", "fonts-wqy-zenhei", "curl")
+"""Debian's Chromium, which the browser tests drive (the CJK font lets their screenshots show
+Chinese), and curl, which the documentation's samples run."""
+
 SERVER_STOP_TIMEOUT = 35
 """Seconds the dev server is given to stop once asked (its own CIAM_SHUTDOWN_TIMEOUT is 30)."""
 
@@ -46,10 +50,40 @@ def _sync(session: nox.Session, *selection: str) -> None:
     )
 
 
+def _running_as_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _install_browser(session: nox.Session) -> None:
+    """Install :data:`BROWSER_PACKAGES` with apt-get when one is missing, where apt-get is and
+    the session runs as root (a CI machine, a container); elsewhere the check of the
+    prerequisites names what is missing."""
+    if shutil.which("chromium") and shutil.which("curl"):
+        return
+    if shutil.which("apt-get") is None or not _running_as_root():
+        return
+    session.run("apt-get", "update", "-qq", external=True)
+    session.run(
+        "apt-get",
+        "install",
+        "-y",
+        "-qq",
+        *BROWSER_PACKAGES,
+        external=True,
+        env={"DEBIAN_FRONTEND": "noninteractive"},
+    )
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Unit tests of each package and the cross-package tests (SDK against the real server)."""
+    """Unit tests of each package and the cross-package tests (SDK against the real server).
+
+    They need Chromium, PostgreSQL and Redis (see tests/prerequisites.py): Chromium is installed
+    where it can be; what is missing is named before pytest starts, and under CI=true stops the
+    session there."""
     _sync(session)
+    _install_browser(session)
+    session.run("python", "-m", "tests.prerequisites")
     session.run("pytest", *session.posargs)
 
 

@@ -12,7 +12,7 @@ from .ci import unavailable, under_ci
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DIRECTORIES = [ROOT / "tests", *sorted((ROOT / "packages").glob("*/tests"))]
-_READS_CI = re.compile(r"""["']CI["']""")
+_READS_CI = re.compile(r"""(environ\.get\(|environ\[|getenv\()\s*["']CI["']""")
 
 
 @pytest.mark.parametrize("value", ["true", "True", "TRUE", " true\n"])

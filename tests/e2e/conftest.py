@@ -6,7 +6,7 @@ and console message of them, and saves a screenshot of each step under
 the test's report as user properties.
 
 Without Chromium the tests are skipped, except under ``CI=true``, where they fail (see
-:mod:`tests.ci`).
+:mod:`tests.ci`); the ``tests`` session installs it where it can (see noxfile.py).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from playwright.sync_api import (
 
 from ..ci import unavailable
 from ..conftest import App, Server, _start
+from ..prerequisites import chromium_executable
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -57,13 +58,6 @@ def pytest_runtest_makereport(
     return report
 
 
-def _chromium() -> str | None:
-    found = shutil.which("chromium")
-    if found is not None:
-        return found
-    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-
-
 @pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
@@ -72,7 +66,7 @@ def playwright() -> Iterator[Playwright]:
 
 @pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
-    executable = _chromium()
+    executable = chromium_executable()
     if executable is None:
         unavailable("Chromium is not installed (Debian: apt-get install chromium)")
     chromium = playwright.chromium.launch(
