@@ -15,30 +15,19 @@ import uuid
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
-import pytest
 from sqlalchemy import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from .ci import unavailable
+
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 CONNECT_TIMEOUT = 5  # seconds
 
 T = TypeVar("T")
-
-
-def under_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
-
-
-def unavailable(message: str) -> NoReturn:
-    """Skip the test for want of a service it needs; under ``CI=true``, where every service is
-    started, fail it instead."""
-    if under_ci():
-        pytest.fail(f"{message} (CI=true: these tests must run)", pytrace=False)
-    pytest.skip(message)
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:

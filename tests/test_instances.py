@@ -40,6 +40,7 @@ from ciam_client import (
 )
 from ciam_server.cli import main as ciam_server_cli
 
+from .ci import unavailable
 from .conftest import (
     NEW_PASSWORD,
     App,
@@ -51,7 +52,7 @@ from .conftest import (
     unique_phone_number,
     wrong_code,
 )
-from .postgres import fresh_database, unavailable
+from .postgres import fresh_database
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 SEND_INTERVAL = 30

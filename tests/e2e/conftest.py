@@ -5,12 +5,12 @@ and console message of them, and saves a screenshot of each step under
 ``test-output/e2e/<test>/``, printing the paths (shown by ``pytest -rA``) and attaching them to
 the test's report as user properties.
 
-Without Chromium the tests are skipped, except under ``CI=true``, where they fail: CI installs it.
+Without Chromium the tests are skipped, except under ``CI=true``, where they fail (see
+:mod:`tests.ci`); the ``tests`` session installs it where it can (see noxfile.py).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from collections.abc import Callable, Generator, Iterator
@@ -27,7 +27,9 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from ..ci import unavailable
 from ..conftest import App, Server, _start
+from ..prerequisites import chromium_executable
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -56,13 +58,6 @@ def pytest_runtest_makereport(
     return report
 
 
-def _chromium() -> str | None:
-    found = shutil.which("chromium")
-    if found is not None:
-        return found
-    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-
-
 @pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
@@ -71,12 +66,9 @@ def playwright() -> Iterator[Playwright]:
 
 @pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
-    executable = _chromium()
+    executable = chromium_executable()
     if executable is None:
-        reason = "Chromium is not installed (Debian: apt-get install chromium)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI must run the browser tests", pytrace=False)
-        pytest.skip(reason)
+        unavailable("Chromium is not installed (Debian: apt-get install chromium)")
     chromium = playwright.chromium.launch(
         executable_path=executable, headless=True, args=CHROMIUM_ARGS
     )

@@ -13,6 +13,8 @@ from litestar import Litestar, Response, get
 from litestar.handlers import HTTPRouteHandler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ciam_server.api.body import ApiRequest
+from ciam_server.api.cors import cors_config
 from ciam_server.api.errors import EXCEPTION_HANDLERS, error_response
 from ciam_server.api.hooks import RequestHooks
 from ciam_server.api.idempotency import Idempotency
@@ -211,6 +213,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             metrics_handler(metrics),
             reset_page_router,
         ],
+        request_class=ApiRequest,
         exception_handlers={
             **EXCEPTION_HANDLERS,
             UnsupportedMediaTypeError: unsupported_media_type,
@@ -218,6 +221,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_request=hooks.before_request,
         before_send=[hooks.before_send],
         request_max_body_size=settings.max_body_size,
+        cors_config=cors_config(settings.cors_allow_origins),
         lifespan=[lifespan],
         openapi_config=openapi_config(),
         debug=False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 import signal
 import sys
@@ -142,6 +143,9 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
         _fail(PENDING_MIGRATIONS, exit_code=2)
     if demo:
         asyncio.run(_seed_demo(settings, host, port))
+        if "cors_allow_origins" not in settings.model_fields_set:
+            # The served app reads its settings from the environment, in each worker.
+            os.environ["CIAM_CORS_ALLOW_ORIGINS"] = DEMO_ORIGINS
     trusted_proxies = settings.trusted_proxies.strip()
     # uvicorn re-raises SIGTERM on itself once its graceful shutdown is done, so the process
     # would end "killed by a signal"; a clean stop asked for is a clean exit.
@@ -165,6 +169,10 @@ DEMO_CLIENT_ID = "demo-spa"
 DEMO_EMAIL = "demo@example.com"
 DEMO_PHONE = "+8613800138000"
 DEMO_PASSWORD = "sunrise-Kettle-73"  # noqa: S105 - the published password of the demo user
+DEMO_ORIGINS = "http://localhost:*,http://127.0.0.1:*"
+"""The origins the demo allows cross-origin calls from, unless CIAM_CORS_ALLOW_ORIGINS says
+otherwise: the demo app is a single-page app, and its pages are served from this machine, on any
+port."""
 
 
 async def _seed_demo(settings: Settings, host: str, port: int) -> None:
@@ -206,6 +214,9 @@ Demo application {DEMO_CLIENT_ID!r} (public, may send codes) and user {DEMO_EMAI
   curl -si {base}/reset_user_password -H 'Content-Type: application/json' \\
     -d '{{"client_id": "{DEMO_CLIENT_ID}", "email": "{DEMO_EMAIL}", "email_otp": "<code>",
          "email_otp_token": "<otp_token>", "password": "<a new password>"}}'
+
+A page served from this machine (http://localhost or http://127.0.0.1, any port) may call
+the API with fetch; CIAM_CORS_ALLOW_ORIGINS sets other origins.
 
 OpenAPI: {base}/schema/openapi.json
 """

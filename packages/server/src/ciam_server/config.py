@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     ip_rate_limit: NonNegativeInt = 60
     redis_url: str | None = None
     trusted_proxies: str = ""
+    cors_allow_origins: str = ""
     idempotency_ttl: PositiveInt = 24 * 3600
     application_cache_ttl: NonNegativeInt = 1
     default_locale: Literal["en", "zh"] = "en"

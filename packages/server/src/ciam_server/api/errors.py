@@ -16,6 +16,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
+from ciam_server.api.body import NestedTooDeepError
 from ciam_server.domain.errors import FlowError
 from ciam_shared import ERROR_CONTENT_TYPE, ErrorBody, ErrorCode, status_of
 
@@ -93,6 +94,12 @@ def _undecodable_text(_: Request[Any, Any, Any], __: UnicodeDecodeError) -> Resp
     return error_response(ErrorCode.INVALID_REQUEST, "The request body is not valid UTF-8.")
 
 
+def _nested_too_deep(_: Request[Any, Any, Any], __: NestedTooDeepError) -> Response[bytes]:
+    """Logged in one line: a traceback for each of these would let anyone flood the log."""
+    logger.warning("refused a request body nested too deep to decode")
+    return error_response(ErrorCode.INVALID_REQUEST, "The request body is nested too deeply.")
+
+
 def not_found_in_json(response: Response[Any]) -> Response[Any]:
     """An ``after_request`` hook for routers whose handlers answer 404 themselves (Litestar's
     OpenAPI router serves an HTML page for unknown paths under ``/schema``)."""
@@ -110,6 +117,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     FlowError: _flow_error,
     ValidationException: _validation_error,
     UnicodeDecodeError: _undecodable_text,
+    NestedTooDeepError: _nested_too_deep,
     HTTPException: _http_error,
     Exception: _server_error,
 }
