@@ -52,8 +52,8 @@ def require_json_body(request: Request[Any, Any, Any]) -> None:
     (:mod:`ciam_server.api.hooks`) calls it for the handlers marked :data:`JSON_BODY_ONLY`,
     before the body is read, so nothing but JSON is ever decoded.
 
-    Not a guard: Litestar hands every guard a copy of the route handler, made for each request
-    (about 3 % of an ``/otp/send``'s time on the event loop)."""
+    Not a guard: Litestar hands every guard a copy of the route handler, made for each request,
+    work every request would pay for."""
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != JSON_MEDIA_TYPE:
         raise UnsupportedMediaTypeError
@@ -70,9 +70,9 @@ def unsupported_media_type(
 @dataclass(frozen=True, kw_only=True)
 class ApiServices:
     """What the two endpoints work with, kept in the app's state under :data:`SERVICES`. Not a
-    dependency: Litestar resolves a handler's dependencies for every request (one ready-made
-    object cost about 1 % of a request's instructions; several, resolved concurrently in a task
-    group, about 0.16 ms a request)."""
+    dependency: Litestar resolves a handler's dependencies for every request, a ready-made
+    object too, and several of them concurrently in a task group: work every request would pay
+    for, for objects that never change."""
 
     applications: CachedApplications
     send_otp: SendOtp
