@@ -200,6 +200,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 await delivery.aclose()
             if ip_limit is not None:
                 await ip_limit.aclose()
+            metrics.close()
             hashing.close()
             await store.close()
             await engine.dispose()

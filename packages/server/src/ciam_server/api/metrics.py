@@ -1,22 +1,25 @@
 """Prometheus metrics at ``/metrics``: requests by endpoint, status and error code, latency,
 the argon2 pool, and deliveries, kept by prometheus_client's own counters, histogram and gauges.
 
-Each server process counts for itself; with several workers, scrape each (or run one worker per
-instance), as Prometheus expects.
+Each server process counts for itself, unless ``PROMETHEUS_MULTIPROC_DIR`` names a directory
+(prometheus_client's multi-process mode): then every process writes its values to files there,
+and ``/metrics``, whichever worker of ``serve --workers N`` answers it, adds up those of all.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable
+from pathlib import Path
 
 import msgspec
 from litestar import Response, get
 from litestar.handlers import HTTPRouteHandler
 from litestar.types import Message, Scope
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily
-from prometheus_client.registry import Collector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from ciam_server.domain.passwords import PasswordHashing
 from ciam_server.domain.ports import (
@@ -32,25 +35,38 @@ MEDIA_TYPE = "text/plain; version=0.0.4"
 """The exposition format ``generate_latest`` writes; Litestar adds ``charset=utf-8`` itself, as
 it does to every ``text/`` type."""
 
+MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
+"""The variable naming the directory of prometheus_client's multi-process mode. It must be set
+before prometheus_client is first imported: the library reads it once."""
+
+_METRIC_FILES = ("counter_*.db", "gauge_*.db", "histogram_*.db", "summary_*.db")
+"""The files prometheus_client's multi-process mode writes, one of each kind per process."""
+
 _error_decoder = msgspec.json.Decoder(ErrorBody)
 
 
-class _Argon2Operations(Collector):
-    def __init__(self, hashing: PasswordHashing) -> None:
-        self._hashing = hashing
+def multiprocess_directory() -> Path | None:
+    """The directory of the multi-process mode, or None when each process counts for itself."""
+    directory = os.environ.get(MULTIPROCESS_DIRECTORY)
+    return Path(directory) if directory else None
 
-    def collect(self) -> Iterator[CounterMetricFamily]:
-        yield CounterMetricFamily(
-            "ciam_argon2_operations",
-            "argon2 hash and verify calls finished.",
-            value=self._hashing.operations,
-        )
+
+def prepare_multiprocess_directory(directory: Path) -> None:
+    """Make ``directory`` if need be and remove the metric files left by the processes of an
+    earlier start: prometheus_client adds up every file it finds, so the counts of processes long
+    gone would otherwise be added to the new ones."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for pattern in _METRIC_FILES:
+        for path in directory.glob(pattern):
+            path.unlink()
 
 
 class Metrics:
     """The server's metrics, in a registry of its own."""
 
     def __init__(self, hashing: PasswordHashing) -> None:
+        self._hashing = hashing
+        self._multiprocess_directory = multiprocess_directory()
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "ciam_requests",
@@ -71,18 +87,53 @@ class Metrics:
             ["channel", "kind", "outcome"],
             registry=self.registry,
         )
-        Gauge(
+        self._argon2_operations = Counter(
+            "ciam_argon2_operations",
+            "argon2 hash and verify calls finished.",
+            registry=self.registry,
+        )
+        self._argon2_operations_counted = 0
+        # In multi-process mode the gauges add up the values of the running processes: the
+        # calls waiting and the threads of every worker of the instance.
+        self._argon2_waiting = Gauge(
             "ciam_argon2_queue_waiting",
             "argon2 calls waiting for a thread of the pool.",
             registry=self.registry,
-        ).set_function(lambda: hashing.waiting)
-        Gauge("ciam_argon2_pool_size", "Threads of the argon2 pool.", registry=self.registry).set(
-            hashing.pool_size
+            multiprocess_mode="livesum",
         )
-        self.registry.register(_Argon2Operations(hashing))
+        Gauge(
+            "ciam_argon2_pool_size",
+            "Threads of the argon2 pool.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        ).set(hashing.pool_size)
+
+    def note_argon2(self) -> None:
+        """Bring the argon2 metrics up to the pool's own counts. Called at every answer counted
+        and every scrape: each argon2 call is made for a request and ends before its answer, so
+        the metrics miss none. (Values are written, not read from the pool when scraped, because
+        the multi-process mode reads them from the processes' files.)"""
+        finished = self._hashing.operations
+        if finished > self._argon2_operations_counted:
+            self._argon2_operations.inc(finished - self._argon2_operations_counted)
+            self._argon2_operations_counted = finished
+        self._argon2_waiting.set(self._hashing.waiting)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        """The exposition: this process's metrics, or in multi-process mode every process's."""
+        self.note_argon2()
+        if self._multiprocess_directory is None:
+            return generate_latest(self.registry)
+        every_process = CollectorRegistry()
+        MultiProcessCollector(every_process, path=str(self._multiprocess_directory))
+        return generate_latest(every_process)
+
+    def close(self) -> None:
+        """In multi-process mode, take this process's gauges out of the sums: it is stopping.
+        Windows removes no file a process still maps: there they stay until the next start."""
+        if self._multiprocess_directory is not None:
+            with contextlib.suppress(PermissionError):
+                mark_process_dead(os.getpid(), str(self._multiprocess_directory))
 
 
 class _Measure:
@@ -134,6 +185,7 @@ class RequestMetrics:
         endpoint = str(scope.get("path_template") or scope["path"])
         self.metrics.latency.labels(endpoint).observe(time.perf_counter() - measure.started)
         self.metrics.requests.labels(endpoint, str(measure.status), measure.error).inc()
+        self.metrics.note_argon2()
 
 
 class MeteredSender:
