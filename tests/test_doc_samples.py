@@ -86,6 +86,9 @@ NOT_RUN = {
     "ciam-server serve --host 0.0.0.0 --port 8000": "starts the server, which runs until stopped",
     "ciam-server serve --host 0.0.0.0 --port 8000 --workers 4": "starts the server, which runs "
     "until stopped",
+    "PROMETHEUS_MULTIPROC_DIR=/run/ciam-metrics ciam-server serve --host 0.0.0.0 --port 8000 "
+    "--workers 4": "starts the server, which runs until stopped; "
+    "tests/test_multiprocess_metrics.py starts two workers so",
     "pip install ./packages/shared ./packages/client": "installs into the reader's environment; "
     "test_the_sdk_needs_only_httpx_and_msgspec checks what it installs",
     "uvicorn --app-dir examples/reset_backend --factory app:create_app --port 8080": "starts the "

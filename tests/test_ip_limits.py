@@ -187,8 +187,9 @@ def redis_client() -> Iterator[redis.Redis]:
 
 
 def _keys_of(client: redis.Redis, address: str) -> list[bytes]:
-    """The Redis keys counting the requests of ``address`` (the server's keys end with it)."""
-    return list(client.scan_iter(match=f"*:{address}"))
+    """The Redis keys counting the requests of ``address`` (the server's keys name it between
+    slashes: ``LIMITS:ciam-ip/ADDRESS/LIMIT/1/minute``)."""
+    return list(client.scan_iter(match=f"*/{address}/*"))
 
 
 def _forget(client: redis.Redis, address: str) -> None:

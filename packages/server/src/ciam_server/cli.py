@@ -118,6 +118,11 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
     production mode a database that is not is refused."""
     import uvicorn  # noqa: PLC0415 - only this command needs it
 
+    from ciam_server.api.metrics import (  # noqa: PLC0415 - nor this
+        multiprocess_directory,
+        prepare_multiprocess_directory,
+    )
+
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
     try:
@@ -146,6 +151,9 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
         if "cors_allow_origins" not in settings.model_fields_set:
             # The served app reads its settings from the environment, in each worker.
             os.environ["CIAM_CORS_ALLOW_ORIGINS"] = DEMO_ORIGINS
+    metrics_directory = multiprocess_directory()
+    if metrics_directory is not None:
+        prepare_multiprocess_directory(metrics_directory)
     trusted_proxies = settings.trusted_proxies.strip()
     # uvicorn re-raises SIGTERM on itself once its graceful shutdown is done, so the process
     # would end "killed by a signal"; a clean stop asked for is a clean exit.

@@ -22,7 +22,7 @@ LogFormat = Literal["json", "text"]
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per record, encoded by msgspec (``json.dumps`` with options builds an
-    encoder for every call: a few per cent of a request's CPU, with two records a request).
+    encoder for every call, and a request makes two records).
     Values JSON has no type for are written as their ``str``."""
 
     _encoder = msgspec.json.Encoder(enc_hook=str)
@@ -35,7 +35,7 @@ class JsonFormatter(logging.Formatter):
         """``created`` in ISO 8601, UTC, to the microsecond. The date and time to the second
         are written once a second and kept, with the second, in one attribute (so threads
         sharing the formatter never pair one second with another's text): ``datetime``'s
-        ``fromtimestamp`` and ``isoformat`` took a fifth of a record's formatting."""
+        ``fromtimestamp`` and ``isoformat`` were much of a record's formatting."""
         second, microsecond = divmod(int(created * 1_000_000), 1_000_000)
         last, text = self._last_second
         if second != last:
@@ -71,8 +71,8 @@ def configure_logging(level: str, log_format: LogFormat) -> None:
     """Send every logger's records, uvicorn's included, to standard error.
 
     Neither format shows where a record was made, nor its thread or process, so records do
-    not collect them (the logging HOWTO's "Optimization"): finding the caller's frame alone
-    took about a tenth of a record's cost, and an API request makes two records."""
+    not collect them (the logging HOWTO's "Optimization"): finding the caller's frame alone is
+    a good part of a record's cost, and an API request makes two records."""
     logging._srcfile = None  # the switch the HOWTO names
     logging.logThreads = False
     logging.logProcesses = False

@@ -3,7 +3,7 @@
 The request id, the request metrics, the per-address limit and the JSON-only check run in
 Litestar's ``before_request`` and ``before_send`` hooks rather than in middleware: Litestar
 wraps a route that has middleware in a layer of exception handling of its own besides each
-middleware's layer, and the two middleware took about 4 % of an ``/otp/send``'s instructions.
+middleware's layer, work every request would pay for.
 Litestar runs only the innermost layer's ``before_request`` hook, so the app has one, for every
 route; its ``before_send`` hook sees every message of every answer, those of unknown paths and
 of exception handlers included.

@@ -1,31 +1,25 @@
 """Prometheus metrics at ``/metrics``: requests by endpoint, status and error code, latency,
-the argon2 pool, and deliveries.
+the argon2 pool, and deliveries, kept by prometheus_client's own counters, histogram and gauges.
 
-Each server process counts for itself; with several workers, scrape each (or run one worker per
-instance), as Prometheus expects.
-
-The requests and deliveries are counted as plain numbers (:class:`LoopCounter`,
-:class:`LoopHistogram`) that prometheus_client's registry reads when scraped: only the event loop
-counts them (the app's hooks and the senders run on it, and so does ``/metrics``), so they need
-neither a lock nor a label check per call. Through prometheus_client's own counter and histogram,
-counting a request took about 1.6 % of an ``/otp/send``'s instructions. Being collected rather than
-kept by prometheus_client, they have no ``_created`` series.
+Each server process counts for itself, unless ``PROMETHEUS_MULTIPROC_DIR`` names a directory
+(prometheus_client's multi-process mode): then every process writes its values to files there,
+and ``/metrics``, whichever worker of ``serve --workers N`` answers it, adds up those of all.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
-from bisect import bisect_left
-from collections.abc import Awaitable, Iterator, Sequence
+from collections.abc import Awaitable
+from pathlib import Path
 
 import msgspec
 from litestar import Response, get
 from litestar.handlers import HTTPRouteHandler
 from litestar.types import Message, Scope
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
-from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from ciam_server.domain.passwords import PasswordHashing
 from ciam_server.domain.ports import (
@@ -37,119 +31,109 @@ from ciam_server.domain.ports import (
 )
 from ciam_shared import ErrorBody
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MEDIA_TYPE = "text/plain; version=0.0.4"
+"""The exposition format ``generate_latest`` writes; Litestar adds ``charset=utf-8`` itself, as
+it does to every ``text/`` type."""
+
+MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
+"""The variable naming the directory of prometheus_client's multi-process mode. It must be set
+before prometheus_client is first imported: the library reads it once."""
+
+_METRIC_FILES = ("counter_*.db", "gauge_*.db", "histogram_*.db", "summary_*.db")
+"""The files prometheus_client's multi-process mode writes, one of each kind per process."""
+
 _error_decoder = msgspec.json.Decoder(ErrorBody)
 
 
-class _Argon2Operations(Collector):
-    def __init__(self, hashing: PasswordHashing) -> None:
-        self._hashing = hashing
-
-    def collect(self) -> Iterator[CounterMetricFamily]:
-        yield CounterMetricFamily(
-            "ciam_argon2_operations",
-            "argon2 hash and verify calls finished.",
-            value=self._hashing.operations,
-        )
+def multiprocess_directory() -> Path | None:
+    """The directory of the multi-process mode, or None when each process counts for itself."""
+    directory = os.environ.get(MULTIPROCESS_DIRECTORY)
+    return Path(directory) if directory else None
 
 
-class LoopCounter(Collector):
-    """A counter by label values, counted on the event loop only."""
-
-    def __init__(self, name: str, documentation: str, labelnames: Sequence[str]) -> None:
-        self._name = name
-        self._documentation = documentation
-        self._labelnames = list(labelnames)
-        self._counts: dict[tuple[str, ...], int] = {}
-
-    def inc(self, *labels: str) -> None:
-        self._counts[labels] = self._counts.get(labels, 0) + 1
-
-    def collect(self) -> Iterator[CounterMetricFamily]:
-        family = CounterMetricFamily(self._name, self._documentation, labels=self._labelnames)
-        for labels, count in self._counts.items():
-            family.add_metric(labels, count)
-        yield family
-
-
-class _Observed:
-    """One label set's observations: how many fell in each bucket (the last one: above every
-    bound), and their sum."""
-
-    __slots__ = ("in_bucket", "total")
-
-    def __init__(self, buckets: int) -> None:
-        self.in_bucket = [0] * buckets
-        self.total = 0.0
-
-
-class LoopHistogram(Collector):
-    """A histogram by label values, observed on the event loop only. A value equal to a bucket's
-    upper bound falls in that bucket, as in Prometheus."""
-
-    def __init__(
-        self, name: str, documentation: str, labelnames: Sequence[str], buckets: Sequence[float]
-    ) -> None:
-        self._name = name
-        self._documentation = documentation
-        self._labelnames = list(labelnames)
-        self._bounds = sorted(buckets)
-        self._observed: dict[tuple[str, ...], _Observed] = {}
-
-    def observe(self, value: float, *labels: str) -> None:
-        observed = self._observed.get(labels)
-        if observed is None:
-            observed = self._observed[labels] = _Observed(len(self._bounds) + 1)
-        observed.in_bucket[bisect_left(self._bounds, value)] += 1
-        observed.total += value
-
-    def collect(self) -> Iterator[HistogramMetricFamily]:
-        family = HistogramMetricFamily(self._name, self._documentation, labels=self._labelnames)
-        bounds = [*map(floatToGoString, self._bounds), "+Inf"]
-        for labels, observed in self._observed.items():
-            cumulative, buckets = 0, []
-            for bound, count in zip(bounds, observed.in_bucket, strict=True):
-                cumulative += count
-                buckets.append((bound, float(cumulative)))
-            family.add_metric(labels, buckets, observed.total)
-        yield family
+def prepare_multiprocess_directory(directory: Path) -> None:
+    """Make ``directory`` if need be and remove the metric files left by the processes of an
+    earlier start: prometheus_client adds up every file it finds, so the counts of processes long
+    gone would otherwise be added to the new ones."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for pattern in _METRIC_FILES:
+        for path in directory.glob(pattern):
+            path.unlink()
 
 
 class Metrics:
     """The server's metrics, in a registry of its own."""
 
     def __init__(self, hashing: PasswordHashing) -> None:
+        self._hashing = hashing
+        self._multiprocess_directory = multiprocess_directory()
         self.registry = CollectorRegistry()
-        self.requests = LoopCounter(
+        self.requests = Counter(
             "ciam_requests",
             "API requests answered, by endpoint, HTTP status and error code.",
             ["endpoint", "status", "error"],
+            registry=self.registry,
         )
-        self.latency = LoopHistogram(
+        self.latency = Histogram(
             "ciam_request_duration_seconds",
             "Time to answer an API request.",
             ["endpoint"],
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=self.registry,
         )
-        self.deliveries = LoopCounter(
+        self.deliveries = Counter(
             "ciam_deliveries",
             "Messages handed to delivery, by channel, kind and outcome.",
             ["channel", "kind", "outcome"],
+            registry=self.registry,
         )
-        for collector in (self.requests, self.latency, self.deliveries):
-            self.registry.register(collector)
-        Gauge(
+        self._argon2_operations = Counter(
+            "ciam_argon2_operations",
+            "argon2 hash and verify calls finished.",
+            registry=self.registry,
+        )
+        self._argon2_operations_counted = 0
+        # In multi-process mode the gauges add up the values of the running processes: the
+        # calls waiting and the threads of every worker of the instance.
+        self._argon2_waiting = Gauge(
             "ciam_argon2_queue_waiting",
             "argon2 calls waiting for a thread of the pool.",
             registry=self.registry,
-        ).set_function(lambda: hashing.waiting)
-        Gauge("ciam_argon2_pool_size", "Threads of the argon2 pool.", registry=self.registry).set(
-            hashing.pool_size
+            multiprocess_mode="livesum",
         )
-        self.registry.register(_Argon2Operations(hashing))
+        Gauge(
+            "ciam_argon2_pool_size",
+            "Threads of the argon2 pool.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        ).set(hashing.pool_size)
+
+    def note_argon2(self) -> None:
+        """Bring the argon2 metrics up to the pool's own counts. Called at every answer counted
+        and every scrape: each argon2 call is made for a request and ends before its answer, so
+        the metrics miss none. (Values are written, not read from the pool when scraped, because
+        the multi-process mode reads them from the processes' files.)"""
+        finished = self._hashing.operations
+        if finished > self._argon2_operations_counted:
+            self._argon2_operations.inc(finished - self._argon2_operations_counted)
+            self._argon2_operations_counted = finished
+        self._argon2_waiting.set(self._hashing.waiting)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        """The exposition: this process's metrics, or in multi-process mode every process's."""
+        self.note_argon2()
+        if self._multiprocess_directory is None:
+            return generate_latest(self.registry)
+        every_process = CollectorRegistry()
+        MultiProcessCollector(every_process, path=str(self._multiprocess_directory))
+        return generate_latest(every_process)
+
+    def close(self) -> None:
+        """In multi-process mode, take this process's gauges out of the sums: it is stopping.
+        Windows removes no file a process still maps: there they stay until the next start."""
+        if self._multiprocess_directory is not None:
+            with contextlib.suppress(PermissionError):
+                mark_process_dead(os.getpid(), str(self._multiprocess_directory))
 
 
 class _Measure:
@@ -199,8 +183,9 @@ class RequestMetrics:
             return
         del scope["state"][_MEASURE]
         endpoint = str(scope.get("path_template") or scope["path"])
-        self.metrics.latency.observe(time.perf_counter() - measure.started, endpoint)
-        self.metrics.requests.inc(endpoint, str(measure.status), measure.error)
+        self.metrics.latency.labels(endpoint).observe(time.perf_counter() - measure.started)
+        self.metrics.requests.labels(endpoint, str(measure.status), measure.error).inc()
+        self.metrics.note_argon2()
 
 
 class MeteredSender:
@@ -214,9 +199,9 @@ class MeteredSender:
         try:
             await delivery
         except DeliveryFailedError:
-            self._deliveries.inc(channel, kind, "failed")
+            self._deliveries.labels(channel, kind, "failed").inc()
             raise
-        self._deliveries.inc(channel, kind, "sent")
+        self._deliveries.labels(channel, kind, "sent").inc()
 
     async def send_code(self, message: CodeMessage) -> None:
         await self._count(message.channel.value, "code", self._sender.send_code(message))
@@ -235,6 +220,6 @@ class MeteredSender:
 def metrics_handler(metrics: Metrics) -> HTTPRouteHandler:
     @get("/metrics", include_in_schema=False, sync_to_thread=False)
     def serve_metrics() -> Response[bytes]:
-        return Response(content=metrics.render(), media_type=CONTENT_TYPE)
+        return Response(content=metrics.render(), media_type=MEDIA_TYPE)
 
     return serve_metrics

@@ -55,8 +55,8 @@ def require_json_body(request: Request[Any, Any, Any]) -> None:
     (:mod:`ciam_server.api.hooks`) calls it for the handlers marked :data:`JSON_BODY_ONLY`,
     before the body is read, so nothing but JSON is ever decoded.
 
-    Not a guard: Litestar hands every guard a copy of the route handler, made for each request
-    (about 3 % of an ``/otp/send``'s time on the event loop)."""
+    Not a guard: Litestar hands every guard a copy of the route handler, made for each request,
+    work every request would pay for."""
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != JSON_MEDIA_TYPE:
         raise UnsupportedMediaTypeError
