@@ -240,8 +240,8 @@ async def test_a_send_is_refused_alike_before_and_after_a_prune(
     counts = await prune(engine, now=NOW, retention=retention_for(case.limits))
 
     assert before == case.refusal
-    assert counts.challenges == case.pruned
     assert await store.add_challenge(probe, case.limits) == before
+    assert counts.challenges == case.pruned
     # And later on, when the window has moved on, as the rows would have told.
     later = at(new_challenge, NOW + timedelta(seconds=before.retry_after))
     assert isinstance(await store.add_challenge(later, case.limits), int)
@@ -264,8 +264,8 @@ async def test_the_wrong_codes_counted_at_reset_are_the_same_after_a_prune(
     after = await store.find_challenge_and_failures(token_hash, Channel.EMAIL, EMAIL, NOW - window)
 
     assert before[1] == (4, NOW - window)
-    assert counts.challenges == 2
     assert after == before
+    assert counts.challenges == 2
 
 
 async def test_a_batch_size_below_one_is_refused(engine: AsyncEngine) -> None:
