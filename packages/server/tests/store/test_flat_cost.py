@@ -113,12 +113,13 @@ async def _fill(engine: AsyncEngine) -> None:
     ]
     copies = union_all(*(select(literal(k).label("k")) for k in range(1, ROWS // BLOCK)))
     copy = copies.subquery("copies")
+    blocks: list[tuple[Table, str | None, list[dict[str, Any]]]] = [
+        (_table(OtpChallengeRow), "token_hash", challenges),
+        (_table(IdempotencyKeyRow), "key", keys),
+        (_table(AuditEventRow), None, events),
+    ]
     async with engine.begin() as connection:
-        for table, unique, block in [
-            (_table(OtpChallengeRow), "token_hash", challenges),
-            (_table(IdempotencyKeyRow), "key", keys),
-            (_table(AuditEventRow), None, events),
-        ]:
+        for table, unique, block in blocks:
             await connection.execute(insert(table), block)
             columns = [column for column in table.c if column.name != "id"]
             values = [
