@@ -34,6 +34,9 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 1_000
 """Rows deleted, at most, by one transaction."""
 
+TASK_NAME = "ciam-prune"
+"""The name of the task that :func:`pruning` runs."""
+
 DAY = timedelta(hours=24)
 """The window of the daily limit per address and of the applications' daily quotas."""
 
@@ -79,23 +82,27 @@ async def prune(
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     on_postgresql = engine.dialect.name == "postgresql"
-
-    def batches(
-        table: Table, condition: ColumnElement[bool], oldest_first: ColumnElement[Any]
-    ) -> Delete:
-        return _delete_batch(table, condition, oldest_first, batch_size, on_postgresql)
-
-    challenges = batches(
+    challenges = _delete_batch(
         _challenges,
         (_challenges.c.created_at < now - retention.challenges)
         & (_challenges.c.token_expires_at <= now),
         _challenges.c.created_at,
+        batch_size,
+        on_postgresql,
     )
-    idempotency_keys = batches(
-        _idempotency_keys, _idempotency_keys.c.expires_at <= now, _idempotency_keys.c.expires_at
+    idempotency_keys = _delete_batch(
+        _idempotency_keys,
+        _idempotency_keys.c.expires_at <= now,
+        _idempotency_keys.c.expires_at,
+        batch_size,
+        on_postgresql,
     )
-    audit_events = batches(
-        _audit_events, _audit_events.c.at < now - retention.audit_events, _audit_events.c.at
+    audit_events = _delete_batch(
+        _audit_events,
+        _audit_events.c.at < now - retention.audit_events,
+        _audit_events.c.at,
+        batch_size,
+        on_postgresql,
     )
     return PruneCounts(
         challenges=await _delete_all(engine, challenges, batch_size),
@@ -157,10 +164,6 @@ async def pruning(
     finally:
         task.cancel()
         await asyncio.wait([task])
-
-
-TASK_NAME = "ciam-prune"
-"""The name of the task that :func:`pruning` runs."""
 
 
 async def _prune_every(
