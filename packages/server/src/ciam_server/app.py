@@ -45,6 +45,7 @@ from ciam_server.domain.reset_password import ResetPassword
 from ciam_server.domain.send_otp import SendOtp
 from ciam_server.logs import configure_logging
 from ciam_server.store import SqlStore, create_engine, pending_migrations, ping
+from ciam_server.store.prune import pruning
 from ciam_shared import ErrorCode
 
 logger = logging.getLogger("ciam_server")
@@ -190,7 +191,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             raise ConfigurationError(PENDING_MIGRATIONS)
         try:
             await ping(engine)  # a database that cannot be opened stops the start
-            yield
+            async with pruning(
+                engine,
+                interval=settings.prune_interval,
+                retention=settings.retention,
+                clock=utc_now,
+            ):
+                yield
         finally:
             # Runs once the server has stopped taking requests and finished those in hand.
             if isinstance(delivery, ChannelSender):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import secrets
@@ -31,6 +32,7 @@ from ciam_server.store import (
     pending_migrations,
     upgrade,
 )
+from ciam_server.store.prune import prune
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -236,7 +238,7 @@ OpenAPI: {base}/schema/openapi.json
 
 @main.group()
 def db() -> None:
-    """Database schema."""
+    """The database: its schema, and the rows it no longer needs."""
 
 
 @db.command("upgrade")
@@ -246,6 +248,20 @@ async def db_upgrade() -> None:
     settings = _settings()
     await upgrade(settings.database_url)
     _print({"upgraded": True})
+
+
+@db.command("prune")
+@_run
+async def db_prune() -> None:
+    """Delete expired challenges and idempotency records, and audit events older than
+    CIAM_AUDIT_RETENTION_DAYS; prints the rows deleted per table."""
+    settings = _settings()
+    engine = create_engine(settings.database_url)
+    try:
+        counts = await prune(engine, now=datetime.now(UTC), retention=settings.retention)
+    finally:
+        await engine.dispose()
+    _print(dataclasses.asdict(counts))
 
 
 # --- apps --------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from ciam_server.delivery.smtp import SmtpSecurity
 from ciam_server.domain.passwords import Argon2Parameters
 from ciam_server.domain.send_otp import OtpSettings, UnknownAccountDelivery
 from ciam_server.logs import LogFormat
+from ciam_server.store.prune import Retention
 
 MIN_SECRET_KEY_LENGTH = 32
 PENDING_MIGRATIONS = (
@@ -64,6 +65,8 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     cors_allow_origins: str = ""
     idempotency_ttl: PositiveInt = 24 * 3600
+    audit_retention_days: Annotated[int, Field(gt=0, le=100 * 365)] = 365
+    prune_interval: NonNegativeInt = 3600
     application_cache_ttl: NonNegativeInt = 1
     default_locale: Literal["en", "zh"] = "en"
 
@@ -142,6 +145,14 @@ class Settings(BaseSettings):
             failure_limit=self.otp_identifier_max_failures,
             failure_window=timedelta(seconds=self.otp_failure_window),
             unknown_account_delivery=self.unknown_account_delivery,
+        )
+
+    @property
+    def retention(self) -> Retention:
+        return Retention(
+            send_interval=timedelta(seconds=self.otp_send_interval),
+            failure_window=timedelta(seconds=self.otp_failure_window),
+            audit_events=timedelta(days=self.audit_retention_days),
         )
 
     @property

@@ -382,3 +382,47 @@ async def test_instances_starting_together_migrate_one_after_the_other(blank_url
     await asyncio.gather(*(upgrade(blank_url) for _ in range(4)))
 
     assert not await pending_migrations(blank_url)
+
+
+async def test_upgrade_to_0004_indexes_the_challenges_by_age_and_keeps_the_data(
+    blank_url: str,
+) -> None:
+    await _migrate(blank_url, "upgrade", "0003")
+    await _fill_0002(blank_url)
+    engine = create_engine(blank_url)
+    try:
+        await SqlStore(engine).record_audit_event(AUDIT_EVENT)
+    finally:
+        await engine.dispose()
+    assert "ix_otp_challenges_created_at" not in await _indexes(blank_url, "otp_challenges")
+    assert await pending_migrations(blank_url)
+
+    await upgrade(blank_url)
+
+    assert not await pending_migrations(blank_url)
+    assert "ix_otp_challenges_created_at" in await _indexes(blank_url, "otp_challenges")
+    engine = create_engine(blank_url)
+    try:
+        store = SqlStore(engine)
+        await _assert_0002_data(store)
+        assert await store.audit_events() == [AUDIT_EVENT]
+    finally:
+        await engine.dispose()
+
+
+async def test_downgrade_to_0003_drops_the_index_and_keeps_the_data(migrated_url: str) -> None:
+    await _migrate(migrated_url, "downgrade", "0003")
+    await _fill_0002(migrated_url)
+    await upgrade(migrated_url)
+
+    await _migrate(migrated_url, "downgrade", "0003")
+
+    assert await pending_migrations(migrated_url)
+    assert "ix_otp_challenges_created_at" not in await _indexes(migrated_url, "otp_challenges")
+    engine = create_engine(migrated_url)
+    try:
+        await _assert_0002_data(SqlStore(engine))
+    finally:
+        await engine.dispose()
+    await upgrade(migrated_url)
+    assert not await pending_migrations(migrated_url)

@@ -124,6 +124,8 @@ class OtpChallengeRow(Base):
         Index(None, "channel", "identifier", "created_at"),
         # The per-application send quota.
         Index(None, "client_id", "created_at"),
+        # Pruning finds the oldest challenges by this.
+        Index(None, "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
