@@ -22,14 +22,16 @@ def http(server: Server) -> Iterator[httpx.Client]:
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The response is an error in the contract's shape, and nothing else."""
+    """The response is an error in the contract's shape, a description included, and nothing
+    else."""
     assert response.status_code == status, response.text
     assert response.headers["Content-Type"] == ERROR_CONTENT_TYPE
     body = json.loads(response.content)
     assert isinstance(body, dict)
-    assert set(body) <= {"error", "error_description"}
+    assert set(body) == {"error", "error_description"}, body
     assert body["error"] == code
-    assert isinstance(body.get("error_description", ""), str)
+    assert isinstance(body["error_description"], str)
+    assert body["error_description"], body
     assert response.headers["X-Request-ID"]
     return body
 
