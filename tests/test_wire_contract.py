@@ -257,3 +257,37 @@ def test_an_unsafe_request_id_is_replaced(http: httpx.Client, request_id: str) -
     response = http.post("/otp/send", json={}, headers={"X-Request-ID": request_id})
     assert response.headers["X-Request-ID"]
     assert response.headers["X-Request-ID"] != request_id
+
+
+# --- HEAD ---------------------------------------------------------------------------------------
+
+STABLE_HEADERS = ("content-type", "cache-control", "etag", "content-security-policy")
+"""Headers a GET and a HEAD of the same resource answer alike (not Date, not X-Request-ID)."""
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/healthz", "/readyz", "/reset?client_id=demo-spa", "/reset/reset.js", "/reset/reset.css"],
+)
+def test_head_answers_the_headers_of_get_without_a_body(http: httpx.Client, path: str) -> None:
+    got = http.get(path)
+    head = http.head(path)
+
+    assert got.status_code == head.status_code == 200, head
+    assert got.content
+    assert head.content == b""
+    assert head.headers["Content-Length"] == str(len(got.content))
+    for name in STABLE_HEADERS:
+        assert head.headers.get(name) == got.headers.get(name), name
+    assert head.headers["X-Request-ID"]
+
+
+def test_head_on_metrics_answers_its_media_type_without_a_body(http: httpx.Client) -> None:
+    """The metrics' text changes from one scrape to the next: only its length is compared."""
+    got = http.get("/metrics")
+    head = http.head("/metrics")
+
+    assert got.status_code == head.status_code == 200, head
+    assert head.content == b""
+    assert head.headers["Content-Type"] == got.headers["Content-Type"]
+    assert int(head.headers["Content-Length"]) > 0

@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
-from litestar import Litestar, Response, Router, get
+from litestar import Litestar, Response, Router, route
 from litestar.datastructures import State
+from litestar.enums import HttpMethod
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
@@ -104,14 +105,19 @@ def _ip_log(settings: Settings) -> RequestLog:
     return MemoryLog() if settings.redis_url is None else RedisLog(settings.redis_url)
 
 
-@get("/healthz", include_in_schema=False, sync_to_thread=False)
+@route(
+    "/healthz",
+    http_method=[HttpMethod.GET, HttpMethod.HEAD],
+    include_in_schema=False,
+    sync_to_thread=False,
+)
 def healthz() -> dict[str, str]:
     """The process answers."""
     return {"status": "ok"}
 
 
 def readyz_handler(engine: AsyncEngine) -> HTTPRouteHandler:
-    @get("/readyz", include_in_schema=False)
+    @route("/readyz", http_method=[HttpMethod.GET, HttpMethod.HEAD], include_in_schema=False)
     async def readyz() -> Response[bytes]:
         """The process answers and its database does too."""
         try:
