@@ -44,9 +44,7 @@ def error_response(
         all_headers["WWW-Authenticate"] = 'Basic realm="ciam"'
     return Response(
         content=msgspec.json.encode(
-            ErrorBody(
-                error=code.value, error_description=description or ERROR_SPECS[code].meaning
-            )
+            ErrorBody(error=code.value, error_description=description or ERROR_SPECS[code].meaning)
         ),
         status_code=status_of(code),
         media_type=ERROR_CONTENT_TYPE,
