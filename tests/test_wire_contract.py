@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from .conftest import App, Server, User, unique_email
+from ciam_client import CiamClient
+
+from .conftest import NEW_PASSWORD, App, Server, User, unique_email
 
 ERROR_CONTENT_TYPE = "application/json;charset=UTF-8"
 MAX_BODY = 16 * 1024
@@ -211,20 +214,53 @@ def test_a_successful_reset_has_an_empty_body(
         json={"client_id": spa_app.client_id, "usage": "reset_password", "email": new_user.email},
     ).json()
 
-    response = http.post(
-        "/reset_user_password",
-        json={
-            "client_id": spa_app.client_id,
-            "email": new_user.email,
-            "email_otp": server.last_code(new_user.email),
-            "email_otp_token": sent["otp_token"],
-            "password": "Lantern-harbour-58",
-        },
-    )
+    body = {
+        "client_id": spa_app.client_id,
+        "email": new_user.email,
+        "email_otp": server.last_code(new_user.email),
+        "email_otp_token": sent["otp_token"],
+        "password": "Lantern-harbour-58",
+    }
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    response = http.post("/reset_user_password", json=body, headers=key)
+    replayed = http.post("/reset_user_password", json=body, headers=key)
 
-    assert response.status_code == 200
-    assert response.content == b""
     assert server.password_matches(new_user, "Lantern-harbour-58")
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    for answer in (response, replayed):
+        assert answer.status_code == 200
+        assert answer.content == b""
+        # An empty body claims no media type.
+        assert "Content-Type" not in answer.headers
+        assert answer.headers["Content-Length"] == "0"
+
+
+def test_the_sdk_takes_the_empty_answer_of_a_reset(server: Server, new_user: User) -> None:
+    answers: list[httpx.Response] = []
+    app = server.create_app("web")
+    with (
+        httpx.Client(event_hooks={"response": [answers.append]}) as http,
+        CiamClient(
+            base_url=server.base_url,
+            client_id=app.client_id,
+            client_secret=app.client_secret,
+            http_client=http,
+        ) as ciam,
+    ):
+        sent = ciam.send_otp(email=new_user.email)
+        reset = ciam.reset_user_password(
+            email=new_user.email,
+            otp=server.last_code(new_user.email),
+            otp_token=sent.otp_token,
+            password=NEW_PASSWORD,
+        )
+
+    assert reset is None
+    assert server.password_matches(new_user, NEW_PASSWORD)
+    answer = answers[-1]
+    assert answer.request.url.path == "/reset_user_password"
+    assert answer.status_code == 200
+    assert "Content-Type" not in answer.headers
 
 
 # --- X-Request-ID -------------------------------------------------------------------------------
