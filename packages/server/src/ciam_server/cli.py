@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
-from functools import wraps
+from functools import partial, wraps
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
@@ -118,6 +118,8 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
     production mode a database that is not is refused."""
     import uvicorn  # noqa: PLC0415 - only this command needs it
 
+    from ciam_server import serving  # noqa: PLC0415 - it imports uvicorn
+
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
     try:
@@ -141,13 +143,15 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
         asyncio.run(upgrade(settings.database_url))
     elif asyncio.run(pending_migrations(settings.database_url)):
         _fail(PENDING_MIGRATIONS, exit_code=2)
+    announce = None
     if demo:
-        asyncio.run(_seed_demo(settings, host, port))
+        user_created = asyncio.run(_seed_demo(settings))
+        announce = partial(click.echo, _demo_banner(settings, host, port, user_created))
     trusted_proxies = settings.trusted_proxies.strip()
     # uvicorn re-raises SIGTERM on itself once its graceful shutdown is done, so the process
     # would end "killed by a signal"; a clean stop asked for is a clean exit.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(
+    config = uvicorn.Config(
         "ciam_server.app:create_served_app",
         factory=True,
         host=host,
@@ -160,6 +164,8 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
         proxy_headers=bool(trusted_proxies),
         forwarded_allow_ips=trusted_proxies or None,
     )
+    # The demo's banner says it is ready: once the server listens, never for a taken port.
+    serving.run(config, on_listening=announce)
 
 
 DEMO_CLIENT_ID = "demo-spa"
@@ -168,8 +174,11 @@ DEMO_PHONE = "+8613800138000"
 DEMO_PASSWORD = "sunrise-Kettle-73"  # noqa: S105 - the published password of the demo user
 
 
-async def _seed_demo(settings: Settings, host: str, port: int) -> None:
-    async def seed(store: SqlStore) -> None:
+async def _seed_demo(settings: Settings) -> bool:
+    """Create the demo application and user where missing; True when the user was created
+    (and so has the published password)."""
+
+    async def seed(store: SqlStore) -> bool:
         if await store.get_application(DEMO_CLIENT_ID) is None:
             await store.create_application(
                 client_id=DEMO_CLIENT_ID,
@@ -190,14 +199,25 @@ async def _seed_demo(settings: Settings, host: str, port: int) -> None:
                 password_hash=password_hash,
                 now=datetime.now(UTC),
             )
+            return True
+        return False
 
-    await _with_store(settings, seed)
+    return await _with_store(settings, seed)
+
+
+def _demo_banner(settings: Settings, host: str, port: int, user_created: bool) -> str:
+    """What to try, for a server that listens. The password is the published one only for a
+    user just created: a user of an earlier start may have had it reset since."""
     base = f"http://{host}:{port}"
     outbox = settings.outbox_path.resolve()
-    click.echo(
-        f"""
+    password = (
+        f"password {DEMO_PASSWORD!r}"
+        if user_created
+        else "an existing user: its password is the last one set for it"
+    )
+    return f"""
 Demo application {DEMO_CLIENT_ID!r} (public, may send codes) and user {DEMO_EMAIL}
-(phone {DEMO_PHONE}, password {DEMO_PASSWORD!r}) are ready. Try the flow:
+(phone {DEMO_PHONE}, {password}) are ready. Try the flow:
 
   curl -s {base}/otp/send -H 'Content-Type: application/json' \\
     -d '{{"client_id": "{DEMO_CLIENT_ID}", "usage": "reset_password", "email": "{DEMO_EMAIL}"}}'
@@ -210,7 +230,6 @@ Demo application {DEMO_CLIENT_ID!r} (public, may send codes) and user {DEMO_EMAI
 
 OpenAPI: {base}/schema/openapi.json
 """
-    )
 
 
 # --- db ----------------------------------------------------------------------------------------
