@@ -6,14 +6,18 @@ go over a socket to the server process of the ``server`` fixture, as the confide
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import importlib.metadata
 import importlib.util
 import logging
+import re
 import sys
+import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from httpx import Response
@@ -22,7 +26,8 @@ from litestar.testing import AsyncTestClient
 
 from .conftest import DEFAULT_PASSWORD, NEW_PASSWORD, App, Server, User, _free_port, wrong_code
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "reset_backend" / "app.py"
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "reset_backend" / "app.py"
 
 
 def _load_example() -> ModuleType:
@@ -165,6 +170,68 @@ async def test_a_malformed_body_is_refused(backend: Backend, body: dict[str, obj
     assert_problem(response, 400, "invalid_input")
 
 
+@pytest.mark.parametrize(
+    ("route", "request_args", "status", "error"),
+    [
+        pytest.param(
+            "POST /forgot-password",
+            {"content": b'{"email": ', "headers": {"Content-Type": "application/json"}},
+            400,
+            "invalid_input",
+            id="malformed-json",
+        ),
+        pytest.param(
+            "POST /reset-password",
+            {"content": b"\xff\xfe", "headers": {"Content-Type": "application/json"}},
+            400,
+            "invalid_input",
+            id="not-utf8",
+        ),
+        pytest.param(
+            "POST /forgot-password",
+            {"content": b'{"email": "a@example.com"}', "headers": {"Content-Type": "text/plain"}},
+            415,
+            "unsupported_media_type",
+            id="text-plain",
+        ),
+        pytest.param(
+            "POST /reset-password",
+            {"data": {"reset_id": "x", "code": "1", "new_password": "y"}},
+            415,
+            "unsupported_media_type",
+            id="form-encoded",
+        ),
+        pytest.param("GET /forgot-password", {}, 405, "method_not_allowed", id="get"),
+        pytest.param("PUT /reset-password", {}, 405, "method_not_allowed", id="put"),
+        pytest.param("GET /no-such-page", {}, 404, "not_found", id="unknown-path"),
+    ],
+)
+async def test_a_request_the_page_does_not_send_gets_the_documented_shape(
+    backend: Backend, route: str, request_args: dict[str, Any], status: int, error: str
+) -> None:
+    method, _, path = route.partition(" ")
+    response = await backend.request(method, path, **request_args)
+
+    assert_problem(response, status, error)
+    if status == 405:
+        assert "POST" in response.headers["Allow"]
+
+
+async def test_an_unexpected_failure_is_an_internal_error(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(self: object, reset_id: str) -> None:
+        raise RuntimeError("the store is gone")
+
+    monkeypatch.setattr(example.PendingResets, "get", fail)
+    response = await backend.post(
+        "/reset-password", json={"reset_id": "x", "code": "123456", "new_password": NEW_PASSWORD}
+    )
+
+    assert_problem(response, 500, "internal_error")
+    assert "the store is gone" not in response.text
+
+
 async def test_a_frozen_account_is_locked(server: Server, backend: Backend, new_user: User) -> None:
     reset_id = await forgot(backend, new_user.email)
     server.cli("users", "freeze", "--email", new_user.email)
@@ -227,3 +294,60 @@ def test_pending_resets_expire_and_are_bounded() -> None:
     now[0] = 100.0
     assert pending.get(second) is None
     assert len({first, second, third}) == 3
+
+
+# --- the README's way to run it ------------------------------------------------------------------
+
+
+def _distribution(name: str) -> str:
+    """A distribution's name in the normalized form (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _project(folder: Path) -> dict[str, Any]:
+    project: dict[str, Any] = tomllib.loads((folder / "pyproject.toml").read_text())["project"]
+    return project
+
+
+def test_the_readme_installs_what_the_example_needs_with_pip_alone() -> None:
+    """A fresh clone has Python and pip, not uv. The README's ``pip install`` of the
+    workspace's packages must name every workspace package they need (pip finds those on no
+    index), and bring every module the example imports, uvicorn to run it and the
+    ``ciam-server`` command that registers it."""
+    readme = EXAMPLE.with_name("README.md").read_text(encoding="utf-8")
+    assert not re.search(r"\buv (sync|run)\b", readme)
+    [command] = [line for line in readme.splitlines() if line.startswith("pip install ")]
+    projects = [_project(ROOT / folder) for folder in command.split()[2:]]
+    installed = {_distribution(project["name"]) for project in projects}
+    required = installed | {
+        _distribution(re.split(r"[^A-Za-z0-9_.-]", requirement, maxsplit=1)[0])
+        for project in projects
+        for requirement in project["dependencies"]
+    }
+    workspace = {
+        _distribution(_project(folder)["name"]) for folder in (ROOT / "packages").iterdir()
+    }
+    assert required & workspace <= installed
+
+    providers = dict(importlib.metadata.packages_distributions())
+    providers.update({name.replace("-", "_"): [name] for name in workspace})  # editable installs
+    tree = ast.parse(EXAMPLE.read_text(encoding="utf-8"))
+    imported = (
+        {
+            name.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for name in (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+            )
+        }
+        - set(sys.stdlib_module_names)
+        - {"__future__"}
+    )
+    assert imported == {"msgspec", "litestar", "ciam_client"}
+    for module in imported:
+        assert {_distribution(name) for name in providers[module]} & required, module
+    assert "uvicorn" in required
+    assert any("ciam-server" in project.get("scripts", {}) for project in projects)

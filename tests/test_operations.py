@@ -213,6 +213,29 @@ def test_every_log_line_is_json_and_carries_the_request_id_it_was_logged_for(
     assert all(entry.get("request_id") for entry in served), served
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/no/such/path", 404), ("GET", "/otp/send", 405), ("POST", "/healthz", 405)],
+)
+def test_the_access_line_of_a_request_refused_before_any_handler_carries_its_request_id(
+    servers: Servers, method: str, path: str, status: int
+) -> None:
+    server = servers.main
+    sent_id = f"refused-{uuid.uuid4().hex}"
+    response = httpx.request(method, server.base_url + path, headers={"X-Request-ID": sent_id})
+    assert response.status_code == status
+    assert response.headers["X-Request-ID"] == sent_id
+
+    [access] = [
+        entry
+        for entry in server.log()
+        if entry["logger"] == "uvicorn.access"
+        and f"{method} {path} " in entry["message"]
+        and entry.get("request_id") == sent_id
+    ]
+    assert f" {status}" in access["message"]
+
+
 def audit_events(server: ProductionServer, identifier: str) -> list[AuditEvent]:
     async def read() -> list[AuditEvent]:
         engine = create_engine(server.env["CIAM_DATABASE_URL"])

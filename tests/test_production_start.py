@@ -47,6 +47,8 @@ class Exited:
     returncode: int
     stdout: str
     stderr: str
+    left: frozenset[str]
+    """The files the process left in its directory, besides its standard output and error."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Started]:
                     returncode,
                     (where / "stdout").read_text(encoding="utf-8"),
                     (where / "stderr").read_text(encoding="utf-8"),
+                    frozenset(path.name for path in where.iterdir()) - {"stdout", "stderr"},
                 )
             wait_until_serving(workers)
             yield Started(refused=refused, workers=workers, mail=mail)
@@ -146,15 +149,18 @@ def test_serve_in_production_refuses_to_start_without_a_secret_key(started: Star
 def test_serve_in_production_refuses_a_database_with_a_pending_migration(
     started: Started,
 ) -> None:
-    message = error_message(started.refused["pending migration"])
+    exited = started.refused["pending migration"]
+    message = error_message(exited)
     assert message == PENDING_MIGRATIONS
     assert "ciam-server db upgrade" in message
+    assert exited.left == frozenset(), "the refused start left its database file behind"
 
 
 def test_the_app_refuses_a_pending_migration_when_uvicorn_starts_it(started: Started) -> None:
     exited = started.refused["uvicorn, pending migration"]
     assert exited.returncode not in (0, -999), exited
     assert PENDING_MIGRATIONS in exited.stdout + exited.stderr
+    assert exited.left == frozenset(), "the refused start left its database file behind"
 
 
 def test_workers_without_a_secret_key_are_refused(started: Started) -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from .conftest import App, Server, User, unique_email
+from ciam_client import CiamClient
+
+from .conftest import NEW_PASSWORD, App, Server, User, unique_email
 
 ERROR_CONTENT_TYPE = "application/json;charset=UTF-8"
 MAX_BODY = 16 * 1024
@@ -22,14 +25,16 @@ def http(server: Server) -> Iterator[httpx.Client]:
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The response is an error in the contract's shape, and nothing else."""
+    """The response is an error in the contract's shape, a description included, and nothing
+    else."""
     assert response.status_code == status, response.text
     assert response.headers["Content-Type"] == ERROR_CONTENT_TYPE
     body = json.loads(response.content)
     assert isinstance(body, dict)
-    assert set(body) <= {"error", "error_description"}
+    assert set(body) == {"error", "error_description"}, body
     assert body["error"] == code
-    assert isinstance(body.get("error_description", ""), str)
+    assert isinstance(body["error_description"], str)
+    assert body["error_description"], body
     assert response.headers["X-Request-ID"]
     return body
 
@@ -209,20 +214,53 @@ def test_a_successful_reset_has_an_empty_body(
         json={"client_id": spa_app.client_id, "usage": "reset_password", "email": new_user.email},
     ).json()
 
-    response = http.post(
-        "/reset_user_password",
-        json={
-            "client_id": spa_app.client_id,
-            "email": new_user.email,
-            "email_otp": server.last_code(new_user.email),
-            "email_otp_token": sent["otp_token"],
-            "password": "Lantern-harbour-58",
-        },
-    )
+    body = {
+        "client_id": spa_app.client_id,
+        "email": new_user.email,
+        "email_otp": server.last_code(new_user.email),
+        "email_otp_token": sent["otp_token"],
+        "password": "Lantern-harbour-58",
+    }
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    response = http.post("/reset_user_password", json=body, headers=key)
+    replayed = http.post("/reset_user_password", json=body, headers=key)
 
-    assert response.status_code == 200
-    assert response.content == b""
     assert server.password_matches(new_user, "Lantern-harbour-58")
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    for answer in (response, replayed):
+        assert answer.status_code == 200
+        assert answer.content == b""
+        # An empty body claims no media type.
+        assert "Content-Type" not in answer.headers
+        assert answer.headers["Content-Length"] == "0"
+
+
+def test_the_sdk_takes_the_empty_answer_of_a_reset(server: Server, new_user: User) -> None:
+    answers: list[httpx.Response] = []
+    app = server.create_app("web")
+    with (
+        httpx.Client(event_hooks={"response": [answers.append]}) as http,
+        CiamClient(
+            base_url=server.base_url,
+            client_id=app.client_id,
+            client_secret=app.client_secret,
+            http_client=http,
+        ) as ciam,
+    ):
+        sent = ciam.send_otp(email=new_user.email)
+        # Returns nothing, raising on any answer it cannot take.
+        ciam.reset_user_password(
+            email=new_user.email,
+            otp=server.last_code(new_user.email),
+            otp_token=sent.otp_token,
+            password=NEW_PASSWORD,
+        )
+
+    assert server.password_matches(new_user, NEW_PASSWORD)
+    answer = answers[-1]
+    assert answer.request.url.path == "/reset_user_password"
+    assert answer.status_code == 200
+    assert "Content-Type" not in answer.headers
 
 
 # --- X-Request-ID -------------------------------------------------------------------------------
@@ -255,3 +293,37 @@ def test_an_unsafe_request_id_is_replaced(http: httpx.Client, request_id: str) -
     response = http.post("/otp/send", json={}, headers={"X-Request-ID": request_id})
     assert response.headers["X-Request-ID"]
     assert response.headers["X-Request-ID"] != request_id
+
+
+# --- HEAD ---------------------------------------------------------------------------------------
+
+STABLE_HEADERS = ("content-type", "cache-control", "etag", "content-security-policy")
+"""Headers a GET and a HEAD of the same resource answer alike (not Date, not X-Request-ID)."""
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/healthz", "/readyz", "/reset?client_id=demo-spa", "/reset/reset.js", "/reset/reset.css"],
+)
+def test_head_answers_the_headers_of_get_without_a_body(http: httpx.Client, path: str) -> None:
+    got = http.get(path)
+    head = http.head(path)
+
+    assert got.status_code == head.status_code == 200, head
+    assert got.content
+    assert head.content == b""
+    assert head.headers["Content-Length"] == str(len(got.content))
+    for name in STABLE_HEADERS:
+        assert head.headers.get(name) == got.headers.get(name), name
+    assert head.headers["X-Request-ID"]
+
+
+def test_head_on_metrics_answers_its_media_type_without_a_body(http: httpx.Client) -> None:
+    """The metrics' text changes from one scrape to the next: only its length is compared."""
+    got = http.get("/metrics")
+    head = http.head("/metrics")
+
+    assert got.status_code == head.status_code == 200, head
+    assert head.content == b""
+    assert head.headers["Content-Type"] == got.headers["Content-Type"]
+    assert int(head.headers["Content-Length"]) > 0

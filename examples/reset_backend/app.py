@@ -8,7 +8,9 @@
 The backend is a confidential application of ciam-reset: its address and credentials come from
 ``CIAM_BASE_URL``, ``CIAM_CLIENT_ID`` and ``CIAM_CLIENT_SECRET``. The ``otp_token`` never leaves
 it: it is kept in memory under an opaque ``reset_id``, the only thing the browser gets (see
-README.md for why). Every error is answered ``{"error": <code>, "message": <text for the user>}``.
+README.md for why). Every error, Litestar's own refusals included (an unknown path, a wrong
+method, a body that is not JSON), is answered ``{"error": <code>, "message": <text for the
+user>}``.
 
 Run it with ``uvicorn --app-dir examples/reset_backend --factory app:create_app``.
 """
@@ -26,7 +28,9 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Litestar, Request, Response, post
-from litestar.exceptions import ValidationException
+from litestar.connection import ASGIConnection
+from litestar.exceptions import HTTPException
+from litestar.handlers import BaseRouteHandler
 from litestar.params import JSONBody
 
 from ciam_client import (
@@ -116,9 +120,43 @@ def problem_response(_: Request[Any, Any, Any], problem: UserFacingError) -> Res
     )
 
 
-def invalid_input(request: Request[Any, Any, Any], _: ValidationException) -> Response[object]:
-    return problem_response(
-        request, UserFacingError(400, "invalid_input", "Fill in every field of the form.")
+REFUSALS = {
+    404: ("not_found", "There is nothing here."),
+    405: ("method_not_allowed", "This address does not take this method."),
+}
+
+
+def refused_request(request: Request[Any, Any, Any], refusal: HTTPException) -> Response[object]:
+    """Litestar's own refusals: an unknown path, a wrong method, and a body that is malformed
+    JSON or not of the form's shape (``invalid_input``)."""
+    if refusal.status_code >= 500:
+        return unexpected_error(request, refusal)
+    error, message = REFUSALS.get(
+        refusal.status_code, ("invalid_input", "Fill in every field of the form.")
+    )
+    response = problem_response(request, UserFacingError(refusal.status_code, error, message))
+    if refusal.status_code == 405:
+        response.headers.update(refusal.headers or {})  # Allow: the methods it takes
+    return response
+
+
+def unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[object]:
+    log.error("unexpected %s", type(error).__name__, exc_info=error)
+    return problem_response(request, internal_error())
+
+
+def json_body_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Refuse a body not declared as JSON before reading it (Litestar would decode any)."""
+    media_type = connection.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise UserFacingError(
+            415, "unsupported_media_type", "Send the form as JSON (application/json)."
+        )
+
+
+def internal_error() -> UserFacingError:
+    return UserFacingError(
+        500, "internal_error", "Something went wrong on our side. Try again later."
     )
 
 
@@ -175,9 +213,7 @@ def problem_for(error: APIError) -> UserFacingError:
             )
         case _:
             log.error("password reset service call failed: %r", error)
-            return UserFacingError(
-                500, "internal_error", "Something went wrong on our side. Try again later."
-            )
+            return internal_error()
 
 
 # --- the otp_tokens, kept here ----------------------------------------------------------------
@@ -237,7 +273,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     pending = PendingResets()
 
-    @post("/forgot-password", status_code=200)
+    @post("/forgot-password", status_code=200, guards=[json_body_only])
     async def forgot_password(data: JSONBody[ForgotPassword]) -> ResetStarted:
         try:
             sent = await ciam.send_otp(email=data.email)
@@ -246,7 +282,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         reset_id = pending.add(email=data.email, otp_token=sent.otp_token, lifetime=sent.expires_in)
         return ResetStarted(reset_id=reset_id, expires_in=sent.expires_in)
 
-    @post("/reset-password", status_code=204)
+    @post("/reset-password", status_code=204, guards=[json_body_only])
     async def reset_password(data: JSONBody[ResetPassword]) -> None:
         reset = pending.get(data.reset_id)
         if reset is None:
@@ -266,6 +302,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     return Litestar(
         route_handlers=[forgot_password, reset_password],
-        exception_handlers={UserFacingError: problem_response, ValidationException: invalid_input},
+        exception_handlers={
+            UserFacingError: problem_response,
+            HTTPException: refused_request,
+            Exception: unexpected_error,
+        },
         on_shutdown=[ciam.aclose],
     )

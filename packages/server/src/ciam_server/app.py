@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
-from litestar import Litestar, Response, get
+from litestar import Litestar, Response, route
+from litestar.enums import HttpMethod
 from litestar.handlers import HTTPRouteHandler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -98,14 +99,19 @@ def _sender(settings: Settings) -> OutboxSender | ChannelSender:
     return ChannelSender(email=email, sms=sms)
 
 
-@get("/healthz", include_in_schema=False, sync_to_thread=False)
+@route(
+    "/healthz",
+    http_method=[HttpMethod.GET, HttpMethod.HEAD],
+    include_in_schema=False,
+    sync_to_thread=False,
+)
 def healthz() -> dict[str, str]:
     """The process answers."""
     return {"status": "ok"}
 
 
 def readyz_handler(engine: AsyncEngine) -> HTTPRouteHandler:
-    @get("/readyz", include_in_schema=False)
+    @route("/readyz", http_method=[HttpMethod.GET, HttpMethod.HEAD], include_in_schema=False)
     async def readyz() -> Response[bytes]:
         """The process answers and its database does too."""
         try:

@@ -11,7 +11,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
-from functools import wraps
+from functools import partial, wraps
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
@@ -120,6 +120,7 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
     production mode a database that is not is refused."""
     import uvicorn  # noqa: PLC0415 - only this command needs it
 
+    from ciam_server import serving  # noqa: PLC0415 - it imports uvicorn
     from ciam_server.api.metrics import (  # noqa: PLC0415 - nor this
         multiprocess_directory,
         prepare_multiprocess_directory,
@@ -148,8 +149,10 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
         asyncio.run(upgrade(settings.database_url))
     elif asyncio.run(pending_migrations(settings.database_url)):
         _fail(PENDING_MIGRATIONS, exit_code=2)
+    announce = None
     if demo:
-        asyncio.run(_seed_demo(settings, host, port))
+        user_created = asyncio.run(_seed_demo(settings))
+        announce = partial(click.echo, _demo_banner(settings, host, port, user_created))
         if "cors_allow_origins" not in settings.model_fields_set:
             # The served app reads its settings from the environment, in each worker.
             os.environ["CIAM_CORS_ALLOW_ORIGINS"] = DEMO_ORIGINS
@@ -160,7 +163,7 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
     # uvicorn re-raises SIGTERM on itself once its graceful shutdown is done, so the process
     # would end "killed by a signal"; a clean stop asked for is a clean exit.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(
+    config = uvicorn.Config(
         "ciam_server.app:create_served_app",
         factory=True,
         host=host,
@@ -173,6 +176,8 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
         proxy_headers=bool(trusted_proxies),
         forwarded_allow_ips=trusted_proxies or None,
     )
+    # The demo's banner says it is ready: once the server listens, never for a taken port.
+    serving.run(config, on_listening=announce)
 
 
 DEMO_CLIENT_ID = "demo-spa"
@@ -185,8 +190,11 @@ otherwise: the demo app is a single-page app, and its pages are served from this
 port."""
 
 
-async def _seed_demo(settings: Settings, host: str, port: int) -> None:
-    async def seed(store: SqlStore) -> None:
+async def _seed_demo(settings: Settings) -> bool:
+    """Create the demo application and user where missing; True when the user was created
+    (and so has the published password)."""
+
+    async def seed(store: SqlStore) -> bool:
         if await store.get_application(DEMO_CLIENT_ID) is None:
             await store.create_application(
                 client_id=DEMO_CLIENT_ID,
@@ -207,14 +215,25 @@ async def _seed_demo(settings: Settings, host: str, port: int) -> None:
                 password_hash=password_hash,
                 now=datetime.now(UTC),
             )
+            return True
+        return False
 
-    await _with_store(settings, seed)
+    return await _with_store(settings, seed)
+
+
+def _demo_banner(settings: Settings, host: str, port: int, user_created: bool) -> str:
+    """What to try, for a server that listens. The password is the published one only for a
+    user just created: a user of an earlier start may have had it reset since."""
     base = f"http://{host}:{port}"
     outbox = settings.outbox_path.resolve()
-    click.echo(
-        f"""
+    password = (
+        f"password {DEMO_PASSWORD!r}"
+        if user_created
+        else "an existing user: its password is the last one set for it"
+    )
+    return f"""
 Demo application {DEMO_CLIENT_ID!r} (public, may send codes) and user {DEMO_EMAIL}
-(phone {DEMO_PHONE}, password {DEMO_PASSWORD!r}) are ready. Try the flow:
+(phone {DEMO_PHONE}, {password}) are ready. Try the flow:
 
   curl -s {base}/otp/send -H 'Content-Type: application/json' \\
     -d '{{"client_id": "{DEMO_CLIENT_ID}", "usage": "reset_password", "email": "{DEMO_EMAIL}"}}'
@@ -230,7 +249,6 @@ the API with fetch; CIAM_CORS_ALLOW_ORIGINS sets other origins.
 
 OpenAPI: {base}/schema/openapi.json
 """
-    )
 
 
 # --- db ----------------------------------------------------------------------------------------

@@ -43,15 +43,15 @@ WEB_AUTH = {"Authorization": basic(WEB_CLIENT_ID, WEB_CLIENT_SECRET)}
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     """``response`` is the contract's error: the status, the exact Content-Type, and a body of
-    ``error`` and optionally ``error_description``, nothing else."""
+    ``error`` and ``error_description`` (a sentence), nothing else."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == ERROR_CONTENT_TYPE
     body = response.json()
     assert isinstance(body, dict)
-    assert set(body) <= {"error", "error_description"}, body
+    assert set(body) == {"error", "error_description"}, body
     assert body["error"] == code, body
-    if "error_description" in body:
-        assert isinstance(body["error_description"], str)
+    assert isinstance(body["error_description"], str), body
+    assert body["error_description"], body
     return body
 
 

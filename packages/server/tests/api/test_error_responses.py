@@ -11,6 +11,7 @@ from litestar.testing import AsyncTestClient
 
 from ciam_server.app import create_app
 from ciam_server.store import SqlStore
+from ciam_shared import ERROR_SPECS, ErrorCode
 
 from .support import (
     EMAIL,
@@ -38,6 +39,23 @@ RESET_BODY = {
 async def test_unknown_path_is_not_found(client: Client) -> None:
     assert_error(await client.get("/no/such/path"), 404, "not_found")
     assert_error(await client.post("/otp/resend", json={}, headers=WEB_AUTH), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "code"),
+    [
+        ("GET", "/no/such/path", ErrorCode.NOT_FOUND),
+        ("GET", "/schema/no-such-page", ErrorCode.NOT_FOUND),
+        ("DELETE", "/otp/send", ErrorCode.METHOD_NOT_ALLOWED),
+        ("POST", "/healthz", ErrorCode.METHOD_NOT_ALLOWED),
+    ],
+)
+async def test_framework_errors_are_described_by_the_registry(
+    client: Client, method: str, path: str, code: ErrorCode
+) -> None:
+    """The errors Litestar raises itself get the registry's sentence for their code."""
+    body = assert_error(await client.request(method, path), ERROR_SPECS[code].status, code.value)
+    assert body["error_description"] == ERROR_SPECS[code].meaning
 
 
 @pytest.mark.parametrize("path", ["/schema/swagger", "/schema/redoc", "/schema/no-such-page"])
@@ -88,7 +106,8 @@ async def test_a_body_over_the_limit_is_request_too_large(
             json=RESET_BODY | {"password": padding},
             headers=WEB_AUTH,
         )
-        assert_error(response, 413, "request_too_large")
+        body = assert_error(response, 413, "request_too_large")
+        assert body["error_description"] == ERROR_SPECS[ErrorCode.REQUEST_TOO_LARGE].meaning
         assert padding not in response.text
         # Under the limit, the same endpoint decodes the body and answers as a flow does.
         response = await client.post("/reset_user_password", json=RESET_BODY, headers=WEB_AUTH)
@@ -225,7 +244,7 @@ async def test_an_unexpected_exception_is_a_bare_server_error(
         "/otp/send", json={"usage": "reset_password", "email": EMAIL}, headers=WEB_AUTH
     )
     body = assert_error(response, 500, "server_error")
-    assert "error_description" not in body
+    assert body["error_description"] == ERROR_SPECS[ErrorCode.SERVER_ERROR].meaning
     for leak in ("Traceback", "RuntimeError", "db-internal", "5432", "explode", ".py"):
         assert leak not in response.text
 

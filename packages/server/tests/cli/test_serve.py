@@ -14,11 +14,11 @@ def no_real_server(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """Should a check be missing, the test fails instead of serving forever."""
     started: list[object] = []
 
-    def run(app: object, **_: object) -> None:
-        started.append(app)
-        raise AssertionError("uvicorn.run was reached")
+    def run(config: object, **_: object) -> None:
+        started.append(config)
+        raise AssertionError("the server was started")
 
-    monkeypatch.setattr("uvicorn.run", run)
+    monkeypatch.setattr("ciam_server.serving.run", run)
     return started
 
 

@@ -18,7 +18,7 @@ from litestar.types import ExceptionHandlersMap
 
 from ciam_server.api.body import NestedTooDeepError
 from ciam_server.domain.errors import FlowError
-from ciam_shared import ERROR_CONTENT_TYPE, ErrorBody, ErrorCode, status_of
+from ciam_shared import ERROR_CONTENT_TYPE, ERROR_SPECS, ErrorBody, ErrorCode, status_of
 
 logger = logging.getLogger(__name__)
 
@@ -38,12 +38,15 @@ def error_response(
     *,
     headers: Mapping[str, str] | None = None,
 ) -> Response[bytes]:
-    """The response for ``code``, with the status the registry gives it."""
+    """The response for ``code``, with the status the registry gives it. Every error has a
+    description: without one of its own, the registry's meaning of the code."""
     all_headers = dict(headers or {})
     if code is ErrorCode.INVALID_CLIENT:
         all_headers["WWW-Authenticate"] = 'Basic realm="ciam"'
     return Response(
-        content=msgspec.json.encode(ErrorBody(error=code.value, error_description=description)),
+        content=msgspec.json.encode(
+            ErrorBody(error=code.value, error_description=description or ERROR_SPECS[code].meaning)
+        ),
         status_code=status_of(code),
         media_type=ERROR_CONTENT_TYPE,
         headers=all_headers,

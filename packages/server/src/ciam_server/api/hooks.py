@@ -45,6 +45,10 @@ class RequestHooks:
             require_json_body(request)
 
     async def before_send(self, message: Message, scope: Scope) -> None:
-        """Echo the request id; count and time the answer."""
+        """Echo the request id, and bind it for the access log line uvicorn writes as it sends
+        the answer: a request refused before any handler (an unknown path, a wrong method) had
+        no ``before_request`` to bind it. Count and time the answer."""
+        if message["type"] == "http.response.start":
+            REQUEST_ID.set(request_id_of(scope))
         echo_request_id(message, scope)
         self._metrics.observe(message, scope)

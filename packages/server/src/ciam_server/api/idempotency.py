@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from litestar import Response
 
+from ciam_server.api.empty_response import EmptyResponse
 from ciam_server.api.errors import flow_error_response
 from ciam_server.domain.errors import FlowError
 from ciam_server.domain.models import ClaimOutcome, StoredResponse
@@ -133,6 +134,8 @@ class Idempotency:
         headers = {"Idempotent-Replayed": "true"}
         if stored.retry_after is not None:
             headers["Retry-After"] = str(stored.retry_after)
+        if not body:
+            return EmptyResponse(stored.status, headers)
         media_type = "application/json" if stored.status < 400 else ERROR_CONTENT_TYPE
         return Response(
             content=body, status_code=stored.status, media_type=media_type, headers=headers

@@ -15,7 +15,8 @@ from collections.abc import Awaitable
 from pathlib import Path
 
 import msgspec
-from litestar import Response, get
+from litestar import Response, route
+from litestar.enums import HttpMethod
 from litestar.handlers import HTTPRouteHandler
 from litestar.types import Message, Scope
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -218,7 +219,12 @@ class MeteredSender:
 
 
 def metrics_handler(metrics: Metrics) -> HTTPRouteHandler:
-    @get("/metrics", include_in_schema=False, sync_to_thread=False)
+    @route(
+        "/metrics",
+        http_method=[HttpMethod.GET, HttpMethod.HEAD],
+        include_in_schema=False,
+        sync_to_thread=False,
+    )
     def serve_metrics() -> Response[bytes]:
         return Response(content=metrics.render(), media_type=MEDIA_TYPE)
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
-from litestar import Request, Response, Router, get
+from litestar import Request, Response, Router, route
+from litestar.enums import HttpMethod
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -36,6 +37,9 @@ SECURITY_HEADERS = {
 # ETag), so an upgraded server never runs with a stale script.
 PAGE_CACHE_CONTROL = "no-store"
 ASSET_CACHE_CONTROL = "no-cache"
+
+GET_AND_HEAD = [HttpMethod.GET, HttpMethod.HEAD]
+"""Each file answers HEAD as it answers GET; uvicorn leaves the body out of a HEAD answer."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ def _asset_response(request: Request[Any, Any, Any], asset: Asset) -> Response[b
     )
 
 
-@get("/", sync_to_thread=False)
+@route("/", http_method=GET_AND_HEAD, sync_to_thread=False)
 def reset_page(request: Request[Any, Any, Any]) -> Response[bytes]:
     """The page; 400 (the same page, which then explains the broken link) without client_id."""
     status = 200 if request.query_params.get("client_id") else 400
@@ -89,12 +93,12 @@ def reset_page(request: Request[Any, Any, Any]) -> Response[bytes]:
     )
 
 
-@get("/reset.js", sync_to_thread=False)
+@route("/reset.js", http_method=GET_AND_HEAD, sync_to_thread=False)
 def reset_script(request: Request[Any, Any, Any]) -> Response[bytes]:
     return _asset_response(request, SCRIPT)
 
 
-@get("/reset.css", sync_to_thread=False)
+@route("/reset.css", http_method=GET_AND_HEAD, sync_to_thread=False)
 def reset_stylesheet(request: Request[Any, Any, Any]) -> Response[bytes]:
     return _asset_response(request, STYLESHEET)
 

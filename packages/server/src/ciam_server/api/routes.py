@@ -13,6 +13,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, HeaderParameter
 
 from ciam_server.api.auth import client_credentials
+from ciam_server.api.empty_response import EmptyResponse
 from ciam_server.api.errors import error_response
 from ciam_server.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from ciam_server.api.idempotency import Idempotency
@@ -223,7 +224,7 @@ async def reset_user_password(
         await services.reset_password(
             application, data, request_context(request, services.locales, accept_language)
         )
-        return Response(content=b"", status_code=200, media_type=JSON_MEDIA_TYPE)
+        return EmptyResponse()
 
     return await _authenticated_once(
         request=request,

@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, event, make_url, text
+from sqlalchemy import URL, Connection, Engine, event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -96,7 +96,14 @@ def _upgrade_to_head(connection: Connection) -> None:
 
 
 async def pending_migrations(url: str) -> bool:
-    """True when the database at ``url`` is not at the newest schema."""
+    """True when the database at ``url`` is not at the newest schema.
+
+    An SQLite file that does not exist has every migration pending: it is not opened, since
+    connecting would create it and a start refused for it would leave an empty database behind.
+    (Opening SQLite read-only instead would leave its ``-shm`` and ``-wal`` files.)"""
+    sqlite_file = _sqlite_file(make_url(url))
+    if sqlite_file is not None and not sqlite_file.is_file():
+        return True
     engine = create_engine(url)
     try:
         async with engine.connect() as connection:
@@ -105,6 +112,16 @@ async def pending_migrations(url: str) -> bool:
         await engine.dispose()
     heads = ScriptDirectory.from_config(_alembic_config()).get_heads()
     return set(current) != set(heads)
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    """The file an SQLite ``url`` names; None for another database, an in-memory one, or a
+    filename given as a URI (``?uri=true``)."""
+    if url.get_backend_name() != "sqlite" or url.query.get("uri"):
+        return None
+    if url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
 
 
 def _current_heads(connection: Connection) -> tuple[str, ...]:
