@@ -57,9 +57,10 @@ def normalize_email(raw: str) -> str:
 
 def _is_plain(raw: str) -> bool:
     """Whether ``raw`` is an address email-validator would accept unchanged but for its
-    domain's case, so that its check can be skipped: it takes about 40 µs an address (a
-    character-by-character pass of Unicode checks), about a tenth of an ``/otp/send``'s time on
-    the event loop. Every other address, and every refusal with its reason, is left to it.
+    domain's case, so that its check can be skipped: a character-by-character pass of Unicode
+    checks, a large part of an ``/otp/send``'s time on the event loop (see
+    docs/performance.md). Every other address, and every refusal with its reason, is left to
+    it.
 
     Left to it as well: domains with a double hyphen (Punycode ``xn--`` labels and the
     reserved ``ab--`` ones) and the special-use names it refuses (read from its list at each
