@@ -37,9 +37,9 @@ signal.signal(signal.SIGTERM, _interrupt)
 def _sync(session: nox.Session, *selection: str) -> None:
     """Install from ``uv.lock``: ``selection`` (uv sync options) or, by default, every package
     of the workspace with the development tools."""
-    # Bytecode is compiled at install, as pip does: every server the tests start (and, on
-    # SQLite, its store's template process) imports its dependencies from it, where the
-    # environment may forbid writing it at import (PYTHONDONTWRITEBYTECODE).
+    # Bytecode is compiled at install, as pip does: every server the tests start imports its
+    # dependencies from it, where the environment may forbid writing it at import
+    # (PYTHONDONTWRITEBYTECODE).
     session.run_install(
         "uv",
         "sync",
@@ -98,8 +98,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the three packages, their tests and the tooling scripts."""
-    _sync(session)
+    """mypy --strict on the three packages, their tests and the tooling scripts, the
+    benchmark's peer included (it needs the ``bench`` group's libraries to be checked)."""
+    _sync(session, "--all-packages", "--group=bench")
     session.run("mypy")
 
 
@@ -117,8 +118,9 @@ def serve(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """The performance benchmark: the real server under wrk and load processes; prints a table
     and writes bench/results.json (see docs/performance.md). Needs wrk (Debian package ``wrk``),
-    which is installed with apt-get when missing and the session runs as root."""
-    _sync(session)
+    which is installed with apt-get when missing and the session runs as root. The ``bench``
+    group adds the libraries of the peer it is compared with (fastapi-users)."""
+    _sync(session, "--all-packages", "--group=bench")
     if shutil.which("wrk") is None:
         if shutil.which("apt-get") is None or os.geteuid() != 0:
             session.error("wrk is needed: install it (Debian: apt-get install wrk)")

@@ -3,7 +3,9 @@
 Every reset needs a live token and its code, so requests cannot be replayed: each worker takes
 the next prepared ``(email, otp_token, code)`` from a file and sends it with a fresh password.
 A ``503`` is retried with the same code after the ``Retry-After`` it carries (the code stays
-valid), as the SDK does, when ``--retry-busy`` is given.
+valid), as the SDK does, when ``--retry-busy`` is given. With ``--peer`` it drives the
+benchmark's peer instead (:mod:`bench.peer.app`): ``POST /auth/reset-password`` with the token
+alone, fastapi-users' reset.
 
 Throughput is counted on completions: the successes that finish inside the measuring window
 (after a warm-up), divided by the window's length. After the window no new request is sent and
@@ -12,6 +14,7 @@ JSON object on standard output.
 
     python -m bench.reset_load --base-url URL --authorization 'Basic ...' --pairs pairs.json \
         --concurrency 8 --warmup 8 --window 40
+    python -m bench.reset_load --peer --base-url URL --pairs pairs.json --concurrency 8 ...
 """
 
 from __future__ import annotations
@@ -60,6 +63,28 @@ def _password() -> str:
     return f"Bench-{secrets.token_hex(8)}"
 
 
+def _error_code(response: httpx.Response) -> str:
+    """The error code of an answer: the server's ``error``, fastapi-users' ``detail``, or the
+    status for an answer that is not JSON (a crash's plain-text ``500``)."""
+    try:
+        answer = response.json()
+    except ValueError:
+        return f"status {response.status_code}"
+    return str(answer.get("error") or answer.get("detail") or "?")
+
+
+def _request(pair: Pair, password: str, *, peer: bool) -> tuple[str, dict[str, str]]:
+    """The path and body of a reset: the server's, or with ``peer`` fastapi-users'."""
+    if peer:
+        return "/auth/reset-password", {"token": pair.token, "password": password}
+    return "/reset_user_password", {
+        "email": pair.email,
+        "email_otp_token": pair.token,
+        "email_otp": pair.code,
+        "password": password,
+    }
+
+
 async def _worker(
     client: httpx.AsyncClient,
     pairs: list[Pair],
@@ -67,6 +92,7 @@ async def _worker(
     *,
     stop_at: float,
     retry_busy: bool,
+    peer: bool,
 ) -> None:
     while time.monotonic() < stop_at:
         if not pairs:
@@ -74,17 +100,11 @@ async def _worker(
             return
         pair = pairs.pop()
         record.pairs_used += 1
-        password = _password()
+        path, body = _request(pair, _password(), peer=peer)
         while True:
-            body = {
-                "email": pair.email,
-                "email_otp_token": pair.token,
-                "email_otp": pair.code,
-                "password": password,
-            }
             started = time.monotonic()
             try:
-                response = await client.post("/reset_user_password", json=body)
+                response = await client.post(path, json=body)
             except httpx.TransportError as exc:
                 record.statuses[type(exc).__name__] += 1
                 break
@@ -95,8 +115,7 @@ async def _worker(
             if response.status_code == SUCCESS:
                 record.completions.append(finished)
                 break
-            error = response.json().get("error", "?")
-            record.errors[error] += 1
+            record.errors[_error_code(response)] += 1
             if response.status_code != BUSY:
                 break
             retry_after = response.headers.get("Retry-After")
@@ -113,7 +132,7 @@ async def _worker(
 async def _run(arguments: argparse.Namespace, pairs: list[Pair]) -> dict[str, object]:
     pairs = pairs[::-1]  # workers pop from the end: the file's order is kept
     record = Record()
-    headers = {"Authorization": arguments.authorization}
+    headers = {"Authorization": arguments.authorization} if arguments.authorization else {}
     async with contextlib.AsyncExitStack() as stack:
         # Each worker stands for one client, with a connection of its own: one client shared by
         # hundreds of workers spends seconds in its own connection pool when they all send at
@@ -132,7 +151,14 @@ async def _run(arguments: argparse.Namespace, pairs: list[Pair]) -> dict[str, ob
         stop_at = window_start + arguments.window
         await asyncio.gather(
             *(
-                _worker(client, pairs, record, stop_at=stop_at, retry_busy=arguments.retry_busy)
+                _worker(
+                    client,
+                    pairs,
+                    record,
+                    stop_at=stop_at,
+                    retry_busy=arguments.retry_busy,
+                    peer=arguments.peer,
+                )
                 for client in clients
             )
         )
@@ -157,17 +183,22 @@ async def _run(arguments: argparse.Namespace, pairs: list[Pair]) -> dict[str, ob
     }
 
 
-def main() -> None:
+def argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Load generator for /reset_user_password.")
     parser.add_argument("--base-url", required=True)
-    parser.add_argument("--authorization", required=True, help="the Authorization header value")
+    parser.add_argument("--authorization", help="the Authorization header value (the server's)")
     parser.add_argument("--pairs", required=True, help="JSON list of {email, token, code}")
     parser.add_argument("--concurrency", type=int, required=True)
     parser.add_argument("--warmup", type=float, default=0.0)
     parser.add_argument("--window", type=float, required=True)
     parser.add_argument("--retry-busy", action="store_true")
+    parser.add_argument("--peer", action="store_true", help="fastapi-users' reset (bench.peer)")
     parser.add_argument("--timeout", type=float, default=120.0)
-    arguments = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    arguments = argument_parser().parse_args()
     raw = json.loads(Path(arguments.pairs).read_text())
     pairs = [Pair(email=p["email"], token=p["token"], code=p["code"]) for p in raw]
     summary = asyncio.run(_run(arguments, pairs))

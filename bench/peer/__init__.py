@@ -1,0 +1,1 @@
+"""The benchmark's peer: password resets built on fastapi-users, as a Python team would."""
