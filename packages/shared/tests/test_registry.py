@@ -34,6 +34,15 @@ OTP_SEND_CONTRACT_CODES = {  # the error table of /otp/send and the family's oth
     "bad_phone_number_otp_token": 400,
     "bad_phone_number_otp": 400,
 }
+SIGN_IN_CONTRACT_CODES = {  # signin_and_tokens: RFC 6749 §5.2, RFC 7009, change password
+    "invalid_grant": 400,
+    "unsupported_grant_type": 400,
+    "invalid_scope": 400,
+    "unsupported_token_type": 400,
+    "invalid_token": 401,
+    "wrong_old_password": 400,
+    "duplicate_password": 400,
+}
 # Codes the contract does not name, with the status we answer them.
 OTHER_CODES = {
     "unauthorized_client": 400,
@@ -88,8 +97,12 @@ def test_the_otp_send_contract_codes_are_registered_with_their_status() -> None:
     _assert_registered_with_status(OTP_SEND_CONTRACT_CODES)
 
 
+def test_the_sign_in_contract_codes_are_registered_with_their_status() -> None:
+    _assert_registered_with_status(SIGN_IN_CONTRACT_CODES)
+
+
 def test_the_registry_holds_nothing_but_the_listed_codes() -> None:
-    listed = RESET_CONTRACT_CODES | OTP_SEND_CONTRACT_CODES | OTHER_CODES
+    listed = RESET_CONTRACT_CODES | OTP_SEND_CONTRACT_CODES | SIGN_IN_CONTRACT_CODES | OTHER_CODES
     assert {code.value for code in ErrorCode} == set(listed)
 
 

@@ -222,6 +222,34 @@ class RecurrentPasswordError(APIStatusError):
     code_enum = ErrorCode.RECURRENT_PASSWORD
 
 
+class InvalidGrantError(APIStatusError):
+    code_enum = ErrorCode.INVALID_GRANT
+
+
+class UnsupportedGrantTypeError(APIStatusError):
+    code_enum = ErrorCode.UNSUPPORTED_GRANT_TYPE
+
+
+class InvalidScopeError(APIStatusError):
+    code_enum = ErrorCode.INVALID_SCOPE
+
+
+class UnsupportedTokenTypeError(APIStatusError):
+    code_enum = ErrorCode.UNSUPPORTED_TOKEN_TYPE
+
+
+class InvalidTokenError(APIStatusError):
+    code_enum = ErrorCode.INVALID_TOKEN
+
+
+class WrongOldPasswordError(APIStatusError):
+    code_enum = ErrorCode.WRONG_OLD_PASSWORD
+
+
+class DuplicatePasswordError(APIStatusError):
+    code_enum = ErrorCode.DUPLICATE_PASSWORD
+
+
 class IdempotencyKeyReusedError(APIStatusError):
     code_enum = ErrorCode.IDEMPOTENCY_KEY_REUSED
 

@@ -43,6 +43,17 @@ class ErrorCode(StrEnum):
     INVALID_NEW_PASSWORD = "invalid_new_password"  # noqa: S105
     RECURRENT_PASSWORD = "recurrent_password"  # noqa: S105
 
+    # /oauth2/token, /oauth2/revoke (RFC 6749 §5.2, RFC 7009)
+    INVALID_GRANT = "invalid_grant"
+    UNSUPPORTED_GRANT_TYPE = "unsupported_grant_type"
+    INVALID_SCOPE = "invalid_scope"
+    UNSUPPORTED_TOKEN_TYPE = "unsupported_token_type"  # noqa: S105 - an error code
+
+    # /change_user_password, /userinfo (a bearer access token, RFC 6750)
+    INVALID_TOKEN = "invalid_token"  # noqa: S105
+    WRONG_OLD_PASSWORD = "wrong_old_password"  # noqa: S105
+    DUPLICATE_PASSWORD = "duplicate_password"  # noqa: S105
+
     # Any endpoint: idempotent retries, limits and framework-level failures.
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     IDEMPOTENCY_KEY_IN_USE = "idempotency_key_in_use"
@@ -73,8 +84,8 @@ _SPECS: dict[ErrorCode, ErrorSpec] = {
     ),
     ErrorCode.UNAUTHORIZED_CLIENT: ErrorSpec(
         status=400,
-        meaning="The application is not allowed to make this call "
-        "(a public application that is not enabled for /otp/send).",
+        meaning="The application is not allowed to make this call (a public application that "
+        "is not enabled for /otp/send, or that asks for the client_credentials grant).",
     ),
     ErrorCode.MALFORMED_EMAIL: ErrorSpec(status=400, meaning="The email is not a valid address."),
     ErrorCode.MALFORMED_PHONE_NUMBER: ErrorSpec(
@@ -126,7 +137,8 @@ _SPECS: dict[ErrorCode, ErrorSpec] = {
         status=400, meaning="No user has this email address or phone number."
     ),
     ErrorCode.ABNORMAL_USER_STATUS: ErrorSpec(
-        status=400, meaning="The user's account does not allow a reset (the user is frozen)."
+        status=400,
+        meaning="The user's account does not allow this (the user is frozen or locked).",
     ),
     ErrorCode.INVALID_NEW_PASSWORD: ErrorSpec(
         status=400,
@@ -134,6 +146,31 @@ _SPECS: dict[ErrorCode, ErrorSpec] = {
     ),
     ErrorCode.RECURRENT_PASSWORD: ErrorSpec(
         status=400, meaning="The new password is the current one or one of the recent ones."
+    ),
+    ErrorCode.INVALID_GRANT: ErrorSpec(
+        status=400,
+        meaning="The username and password, or the refresh token, are not valid (wrong, "
+        "unknown, expired, revoked, or the user may not sign in).",
+    ),
+    ErrorCode.UNSUPPORTED_GRANT_TYPE: ErrorSpec(
+        status=400, meaning="The grant_type is not one this server supports."
+    ),
+    ErrorCode.INVALID_SCOPE: ErrorSpec(
+        status=400, meaning="The scope asked for is unknown or not allowed."
+    ),
+    ErrorCode.UNSUPPORTED_TOKEN_TYPE: ErrorSpec(
+        status=400, meaning="The server cannot revoke this type of token."
+    ),
+    ErrorCode.INVALID_TOKEN: ErrorSpec(
+        status=401,
+        meaning="The bearer access token is malformed, expired, revoked, or lacks the scope "
+        "the call needs.",
+    ),
+    ErrorCode.WRONG_OLD_PASSWORD: ErrorSpec(
+        status=400, meaning="The old_password is not the current password."
+    ),
+    ErrorCode.DUPLICATE_PASSWORD: ErrorSpec(
+        status=400, meaning="The new_password is the current password."
     ),
     ErrorCode.IDEMPOTENCY_KEY_REUSED: ErrorSpec(
         status=422,

@@ -106,6 +106,77 @@ class ResetUserPasswordRequest(_MaskedStruct, frozen=True, kw_only=True):
     phone_number_otp: OtpText | None = None
 
 
+class GrantType(StrEnum):
+    """The ``grant_type`` values of ``POST /oauth2/token``."""
+
+    PASSWORD = "password"  # noqa: S105 - a grant name, not a secret
+    REFRESH_TOKEN = "refresh_token"  # noqa: S105
+    CLIENT_CREDENTIALS = "client_credentials"
+
+
+class TokenRequest(_MaskedStruct, frozen=True, kw_only=True):
+    """Form body (``application/x-www-form-urlencoded``) of ``POST /oauth2/token``."""
+
+    _secret_fields: ClassVar[frozenset[str]] = frozenset(
+        {"client_secret", "password", "refresh_token"}
+    )
+
+    grant_type: Annotated[str, msgspec.Meta(max_length=64, pattern=_NO_NUL)] | None = None
+    client_id: ClientId | None = None
+    client_secret: ClientSecret | None = None
+    auth_source_id: Annotated[str, msgspec.Meta(max_length=255, pattern=_NO_NUL)] | None = None
+    username: EmailText | None = None
+    """The user's email address or phone number, normalized as at reset."""
+    password: PasswordText | None = None
+    scope: Annotated[str, msgspec.Meta(max_length=255, pattern=_NO_NUL)] | None = None
+    refresh_token: OtpTokenText | None = None
+
+
+class TokenResponse(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Body of a successful ``POST /oauth2/token`` (RFC 6749 §5.1, OpenID Connect)."""
+
+    access_token: str
+    token_type: str
+    expires_in: int
+    scope: str | None = None
+    refresh_token: str | None = None
+    id_token: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"TokenResponse(token_type={self.token_type!r}, expires_in={self.expires_in!r}, "
+            f"scope={self.scope!r})"
+        )
+
+
+class RevokeRequest(_MaskedStruct, frozen=True, kw_only=True):
+    """Form body of ``POST /oauth2/revoke`` (RFC 7009)."""
+
+    _secret_fields: ClassVar[frozenset[str]] = frozenset({"client_secret", "token"})
+
+    token: OtpTokenText | None = None
+    token_type_hint: Annotated[str, msgspec.Meta(max_length=64, pattern=_NO_NUL)] | None = None
+    client_id: ClientId | None = None
+    client_secret: ClientSecret | None = None
+
+
+class ChangeUserPasswordRequest(_MaskedStruct, frozen=True, kw_only=True):
+    """Body of ``POST /change_user_password`` (with a bearer access token)."""
+
+    _secret_fields: ClassVar[frozenset[str]] = frozenset({"old_password", "new_password"})
+
+    old_password: PasswordText | None = None
+    new_password: PasswordText | None = None
+
+
+class UserInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Body of ``GET /userinfo`` (OpenID Connect UserInfo)."""
+
+    sub: str
+    email: str | None = None
+    phone_number: str | None = None
+
+
 class ErrorBody(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Body of every error response.
 
