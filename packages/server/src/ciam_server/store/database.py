@@ -31,7 +31,7 @@ def create_engine(url: str) -> AsyncEngine:
     """
     if make_url(url).get_backend_name() != "sqlite":
         return create_async_engine(url)
-    engine = create_async_engine(url, pool_size=1, max_overflow=0)
+    engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_reset_on_return=None)
     _configure_sqlite_connections(engine.sync_engine)
     return engine
 
