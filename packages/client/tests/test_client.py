@@ -89,13 +89,28 @@ def _public_methods(cls: type) -> set[str]:
     return {name for name, _ in inspect.getmembers(cls, inspect.isfunction) if name[0] != "_"}
 
 
+API_METHODS = [
+    "send_otp",
+    "reset_user_password",
+    "sign_in",
+    "refresh",
+    "revoke",
+    "change_password",
+    "userinfo",
+]
+
+
 def test_both_clients_offer_the_same_methods() -> None:
-    assert _public_methods(CiamClient) - {"close"} == _public_methods(AsyncCiamClient) - {"aclose"}
-    assert not inspect.iscoroutinefunction(CiamClient.send_otp)
-    assert inspect.iscoroutinefunction(AsyncCiamClient.send_otp)
+    assert _public_methods(CiamClient) - {"close"} == set(API_METHODS)
+    assert _public_methods(AsyncCiamClient) - {"aclose"} == set(API_METHODS)
+    for name in API_METHODS:
+        assert not inspect.iscoroutinefunction(getattr(CiamClient, name))
+        assert inspect.iscoroutinefunction(getattr(AsyncCiamClient, name))
+        assert getattr(CiamClient, name).__doc__
+        assert getattr(AsyncCiamClient, name).__doc__
 
 
-@pytest.mark.parametrize("name", ["__init__", "send_otp", "reset_user_password"])
+@pytest.mark.parametrize("name", ["__init__", *API_METHODS])
 def test_both_clients_take_the_same_arguments(name: str) -> None:
     sync = inspect.signature(getattr(CiamClient, name), eval_str=True)
     async_ = inspect.signature(getattr(AsyncCiamClient, name), eval_str=True)

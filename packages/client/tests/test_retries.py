@@ -38,6 +38,7 @@ from ciam_client import (
 from ciam_client._retries import (
     INITIAL_RETRY_DELAY,
     MAX_RETRY_DELAY,
+    Repeat,
     delay_before_retry,
     retry_delay,
     should_retry,
@@ -390,10 +391,43 @@ def predictable_keys(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
     return restart
 
 
+Attempt = tuple[str, str, list[tuple[str, str]], bytes]
+"""The method, path, headers and body of one request."""
+
+TOKENS = {"access_token": "access", "token_type": "Bearer", "expires_in": 300}
+
+
+async def _every_call(client: CiamClient | AsyncCiamClient) -> None:
+    """Each method once, awaited when the client is async."""
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("send_otp", {"email": EMAIL}),
+        (
+            "reset_user_password",
+            {"password": PASSWORD, "otp": OTP, "otp_token": OTP_TOKEN, "email": EMAIL},
+        ),
+        ("sign_in", {"username": EMAIL, "password": PASSWORD, "auth_source_id": "db"}),
+        ("refresh", {"refresh_token": "refresh", "scope": "openid"}),
+        ("revoke", {"token": "refresh"}),
+        (
+            "change_password",
+            {"access_token": "access", "old_password": PASSWORD, "new_password": "N-1"},
+        ),
+        ("userinfo", {"access_token": "access"}),
+    ]
+    for name, kwargs in calls:
+        result = getattr(client, name)(**kwargs)
+        if not isinstance(client, CiamClient):
+            await result
+
+
+@pytest.mark.parametrize("client_secret", [CLIENT_SECRET, None], ids=["confidential", "public"])
 async def test_both_clients_make_the_same_attempts_with_the_same_keys(
-    respx_mock: respx.MockRouter, sleeps: list[float], predictable_keys: Callable[[], None]
+    respx_mock: respx.MockRouter,
+    sleeps: list[float],
+    predictable_keys: Callable[[], None],
+    client_secret: str | None,
 ) -> None:
-    seen: dict[str, tuple[list[tuple[str, str]], int]] = {}
+    seen: dict[str, tuple[list[Attempt], int]] = {}
     for kind in ("sync", "async"):
         predictable_keys()
         sleeps.clear()
@@ -404,25 +438,48 @@ async def test_both_clients_make_the_same_attempts_with_the_same_keys(
         reset = respx_mock.post(RESET_URL).mock(
             side_effect=[too_many(**{"Retry-After": "2"}), httpx.Response(200)]
         )
-        sdk = Sdk(_new_client(kind))
+        token = respx_mock.post(f"{BASE_URL}/oauth2/token").mock(
+            side_effect=[
+                httpx.ConnectError("refused"),
+                httpx.Response(200, json=TOKENS),
+                unavailable(),
+                httpx.Response(200, json=TOKENS),
+            ]
+        )
+        respx_mock.post(f"{BASE_URL}/oauth2/revoke").mock(
+            side_effect=[httpx.ReadError("reset"), httpx.Response(200)]
+        )
+        respx_mock.post(f"{BASE_URL}/change_user_password").mock(
+            side_effect=[httpx.ReadTimeout("read"), httpx.Response(200)]
+        )
+        respx_mock.get(f"{BASE_URL}/userinfo").mock(
+            side_effect=[too_many(), httpx.Response(200, json={"sub": "user-1"})]
+        )
+        client = _new_client(kind, client_secret=client_secret)
 
-        await sdk.send_otp()
-        await sdk.reset()
-        await _close(sdk.client)
+        await _every_call(client)
+        await _close(client)
 
         attempts = [
-            (call.request.url.path, call.request.headers["Idempotency-Key"])
+            (
+                call.request.method,
+                call.request.url.path,
+                call.request.headers.multi_items(),
+                call.request.content,
+            )
             for call in respx_mock.calls
         ]
         seen[kind] = (attempts, len(sleeps))
         assert otp_send.call_count == 3
         assert reset.call_count == 2
+        assert token.call_count == 4
 
     assert seen["sync"] == seen["async"]
     attempts, sleep_count = seen["sync"]
-    assert sleep_count == 3
-    expected_keys = [str(uuid.UUID(int=n, version=4)) for n in (1, 1, 1, 2, 2)]
-    assert [key for _, key in attempts] == expected_keys
+    assert sleep_count == 8
+    keys = [dict(headers).get("idempotency-key") for _, _, headers, _ in attempts]
+    first, second, third = (str(uuid.UUID(int=n, version=4)) for n in (1, 2, 3))
+    assert keys == [first] * 3 + [second] * 2 + [None] * 6 + [third] * 2 + [None] * 2
 
 
 # The pure decision and delay functions.
@@ -482,32 +539,53 @@ def _status_error(status: int, code: str, **headers: str) -> APIStatusError:
     return APIStatusError(httpx.Response(status, headers=headers), code=code, description=None)
 
 
+# For each error: is it retried with Repeat.WITH_KEY, IDEMPOTENT and IF_NOT_ACTED_ON?
 @pytest.mark.parametrize(
-    ("error", "expected"),
+    ("error", "with_key", "idempotent", "if_not_acted_on"),
     [
-        (APIConnectionError("refused"), True),
-        (APITimeoutError("timed out"), True),
-        (_status_error(429, "too_many_requests"), True),
-        (_status_error(503, "temporarily_unavailable"), True),
-        (_status_error(503, "server_error"), True),
+        (APIConnectionError("refused", request_sent=False), True, True, True),
+        (APITimeoutError("connecting timed out", request_sent=False), True, True, True),
+        (APIConnectionError("reset by peer"), True, True, False),
+        (APITimeoutError("reading timed out"), True, True, False),
+        (_status_error(429, "too_many_requests"), True, True, True),
+        (_status_error(503, "temporarily_unavailable"), True, True, True),
+        (_status_error(503, "server_error"), True, True, True),
         (
             IdempotencyKeyInUseError(
                 httpx.Response(409), code="idempotency_key_in_use", description=None
             ),
             True,
+            False,
+            False,
         ),
-        (_status_error(422, "idempotency_key_reused"), False),
-        (_status_error(500, "server_error"), False),
-        (_status_error(502, "server_error"), False),
-        (_status_error(400, "bad_email_otp"), False),
-        (_status_error(400, "sms_rate_limit_exceeded", **{"Retry-After": "5"}), False),
-        (_status_error(401, "invalid_client"), False),
-        (_status_error(404, "not_found"), False),
-        (APIResponseValidationError(httpx.Response(200)), False),
+        (_status_error(422, "idempotency_key_reused"), False, False, False),
+        (_status_error(500, "server_error"), False, False, False),
+        (_status_error(502, "server_error"), False, False, False),
+        (_status_error(400, "bad_email_otp"), False, False, False),
+        (
+            _status_error(400, "sms_rate_limit_exceeded", **{"Retry-After": "5"}),
+            False,
+            False,
+            False,
+        ),
+        (_status_error(400, "invalid_grant"), False, False, False),
+        (_status_error(401, "invalid_client"), False, False, False),
+        (_status_error(401, "invalid_token"), False, False, False),
+        (_status_error(404, "not_found"), False, False, False),
+        (APIResponseValidationError(httpx.Response(200)), False, False, False),
     ],
 )
-def test_should_retry(error: APIError, expected: bool) -> None:
-    assert should_retry(error) is expected
+def test_should_retry(
+    error: APIError, with_key: bool, idempotent: bool, if_not_acted_on: bool
+) -> None:
+    assert should_retry(error, Repeat.WITH_KEY) is with_key
+    assert should_retry(error, Repeat.IDEMPOTENT) is idempotent
+    assert should_retry(error, Repeat.IF_NOT_ACTED_ON) is if_not_acted_on
+
+
+def test_a_connection_error_may_have_been_sent_unless_told() -> None:
+    assert APIConnectionError("broken").request_sent is True
+    assert APITimeoutError("slow").request_sent is True
 
 
 @pytest.mark.parametrize(
@@ -520,7 +598,11 @@ def test_delay_before_retry_stops_after_max_retries(
     error = _status_error(503, "temporarily_unavailable", **{"Retry-After": "7"})
     assert (
         delay_before_retry(
-            error, retries_done=retries_done, max_retries=max_retries, random_fraction=0.5
+            error,
+            repeat=Repeat.WITH_KEY,
+            retries_done=retries_done,
+            max_retries=max_retries,
+            random_fraction=0.5,
         )
         == expected
     )
@@ -528,4 +610,10 @@ def test_delay_before_retry_stops_after_max_retries(
 
 def test_a_final_error_has_no_delay() -> None:
     error = _status_error(400, "bad_email_otp")
-    assert delay_before_retry(error, retries_done=0, max_retries=2, random_fraction=0.0) is None
+    for repeat in Repeat:
+        assert (
+            delay_before_retry(
+                error, repeat=repeat, retries_done=0, max_retries=2, random_fraction=0.0
+            )
+            is None
+        )

@@ -1,4 +1,4 @@
-"""Typed Python SDK, sync and async, for the ciam-reset password-reset API."""
+"""Typed Python SDK, sync and async, for the ciam-reset password-reset and sign-in API."""
 
 from ciam_client._client import AsyncCiamClient, CiamClient
 from ciam_client._exceptions import (
@@ -54,7 +54,7 @@ from ciam_client._exceptions import (
     error_class_for,
 )
 from ciam_client._version import __version__
-from ciam_shared import ErrorCode, OtpSendResponse, Usage
+from ciam_shared import ErrorCode, OtpSendResponse, TokenResponse, Usage, UserInfo
 
 __all__ = [
     "INVALID_RESPONSE",
@@ -103,12 +103,14 @@ __all__ = [
     "ServerError",
     "SmsRateLimitExceededError",
     "TemporarilyUnavailableError",
+    "TokenResponse",
     "TooManyRequestsError",
     "UnauthorizedClientError",
     "UnsupportedGrantTypeError",
     "UnsupportedMediaTypeError",
     "UnsupportedTokenTypeError",
     "Usage",
+    "UserInfo",
     "UserNotFoundError",
     "WrongOldPasswordError",
     "__version__",

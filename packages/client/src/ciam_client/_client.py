@@ -10,20 +10,42 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self, TypeVar
 
 import httpx
 
 from ciam_client._auth import basic_authorization
-from ciam_client._calls import Call, read_empty, read_otp_send, require_one_channel
+from ciam_client._calls import (
+    FORM,
+    JSON,
+    Call,
+    form_content,
+    json_content,
+    read_nothing,
+    read_otp_send,
+    read_token,
+    read_userinfo,
+    require_one_channel,
+)
 from ciam_client._exceptions import APIConnectionError, APIError, APITimeoutError
-from ciam_client._retries import delay_before_retry
+from ciam_client._retries import Repeat, delay_before_retry
 from ciam_client._version import __version__
-from ciam_shared import OtpSendRequest, OtpSendResponse, ResetUserPasswordRequest, Usage
+from ciam_shared import (
+    ChangeUserPasswordRequest,
+    GrantType,
+    OtpSendRequest,
+    OtpSendResponse,
+    ResetUserPasswordRequest,
+    RevokeRequest,
+    TokenRequest,
+    TokenResponse,
+    Usage,
+    UserInfo,
+)
 
 T = TypeVar("T")
 
@@ -42,11 +64,15 @@ async def _async_sleep(seconds: float) -> None:
 
 @dataclass(frozen=True, slots=True)
 class _Outgoing:
-    """What every attempt of one call sends: the same URL, body and headers, key included."""
+    """What every attempt of one call sends: the same URL, body and headers, key included.
 
+    The body and the headers hold secrets, so they are left out of the ``repr``.
+    """
+
+    method: str
     url: str
-    content: bytes
-    headers: dict[str, str]
+    content: bytes | None = field(repr=False)
+    headers: dict[str, str] = field(repr=False)
 
 
 class _BaseClient:
@@ -65,17 +91,16 @@ class _BaseClient:
         self._client_id = client_id
         self._timeout = timeout
         self._max_retries = max_retries
-        self._headers = {
-            "Accept": "application/json",
-            "Content-Type": "application/json",
-            "User-Agent": f"ciam-client/{__version__}",
-        }
+        self._headers = {"Accept": JSON, "User-Agent": f"ciam-client/{__version__}"}
         if client_secret is None:
             # A public application names itself in the body and has nothing to prove.
             self._body_client_id: str | None = client_id
+            self._client_authorization: dict[str, str] = {}
         else:
             self._body_client_id = None
-            self._headers["Authorization"] = basic_authorization(client_id, client_secret)
+            self._client_authorization = {
+                "Authorization": basic_authorization(client_id, client_secret)
+            }
 
     @property
     def base_url(self) -> str:
@@ -102,7 +127,9 @@ class _BaseClient:
             email=email,
             phone_number=phone_number,
         )
-        return Call("/otp/send", body, read_otp_send)
+        return self._client_call(
+            "/otp/send", json_content(body), JSON, read_otp_send, Repeat.WITH_KEY
+        )
 
     def _reset_user_password_call(
         self,
@@ -130,35 +157,118 @@ class _BaseClient:
                 phone_number_otp=otp,
                 phone_number_otp_token=otp_token,
             )
-        return Call("/reset_user_password", body, read_empty)
+        return self._client_call(
+            "/reset_user_password", json_content(body), JSON, read_nothing, Repeat.WITH_KEY
+        )
+
+    def _sign_in_call(
+        self, *, username: str, password: str, scope: str | None, auth_source_id: str | None
+    ) -> Call[TokenResponse]:
+        body = TokenRequest(
+            grant_type=GrantType.PASSWORD.value,
+            client_id=self._body_client_id,
+            auth_source_id=auth_source_id,
+            username=username,
+            password=password,
+            scope=scope,
+        )
+        return self._client_call(
+            "/oauth2/token", form_content(body), FORM, read_token, Repeat.IF_NOT_ACTED_ON
+        )
+
+    def _refresh_call(self, *, refresh_token: str, scope: str | None) -> Call[TokenResponse]:
+        body = TokenRequest(
+            grant_type=GrantType.REFRESH_TOKEN.value,
+            client_id=self._body_client_id,
+            refresh_token=refresh_token,
+            scope=scope,
+        )
+        return self._client_call(
+            "/oauth2/token", form_content(body), FORM, read_token, Repeat.IF_NOT_ACTED_ON
+        )
+
+    def _revoke_call(self, *, token: str, token_type_hint: str | None) -> Call[None]:
+        body = RevokeRequest(
+            token=token, token_type_hint=token_type_hint, client_id=self._body_client_id
+        )
+        return self._client_call(
+            "/oauth2/revoke", form_content(body), FORM, read_nothing, Repeat.IDEMPOTENT
+        )
+
+    def _change_password_call(
+        self, *, access_token: str, old_password: str, new_password: str
+    ) -> Call[None]:
+        body = ChangeUserPasswordRequest(old_password=old_password, new_password=new_password)
+        return Call(
+            "POST",
+            "/change_user_password",
+            read_nothing,
+            Repeat.WITH_KEY,
+            headers={"Content-Type": JSON} | _bearer(access_token),
+            content=json_content(body),
+        )
+
+    def _userinfo_call(self, *, access_token: str) -> Call[UserInfo]:
+        return Call(
+            "GET", "/userinfo", read_userinfo, Repeat.IDEMPOTENT, headers=_bearer(access_token)
+        )
+
+    def _client_call(
+        self,
+        path: str,
+        content: bytes,
+        content_type: str,
+        read: Callable[[httpx.Response], T],
+        repeat: Repeat,
+    ) -> Call[T]:
+        """A ``POST`` made as the application: HTTP Basic for a confidential one, or its
+        ``client_id`` in ``content`` (put there by the caller) for a public one."""
+        headers = {"Content-Type": content_type} | self._client_authorization
+        return Call("POST", path, read, repeat, headers=headers, content=content)
 
     def _outgoing(self, call: Call[T]) -> _Outgoing:
-        """Encode ``call`` once, under a fresh idempotency key that all its attempts reuse."""
+        """Encode ``call`` once, with a fresh idempotency key if it takes one: all its attempts
+        reuse both."""
+        headers = self._headers | dict(call.headers)
+        if call.repeat is Repeat.WITH_KEY:
+            headers[IDEMPOTENCY_KEY_HEADER] = str(uuid.uuid4())
         return _Outgoing(
+            method=call.method,
             url=self._base_url + call.path,
-            content=call.content(),
-            headers=self._headers | {IDEMPOTENCY_KEY_HEADER: str(uuid.uuid4())},
+            content=call.content,
+            headers=headers,
         )
 
     def _build_request(
         self, http: httpx.Client | httpx.AsyncClient, outgoing: _Outgoing
     ) -> httpx.Request:
         return http.build_request(
-            "POST",
+            outgoing.method,
             outgoing.url,
             content=outgoing.content,
             headers=outgoing.headers,
             timeout=self._timeout,
         )
 
-    def _delay_before_retry(self, error: APIError, retries_done: int) -> float | None:
+    def _delay_before_retry(
+        self, error: APIError, repeat: Repeat, retries_done: int
+    ) -> float | None:
         """Seconds to wait before sending the call again, or ``None`` to raise ``error``."""
         return delay_before_retry(
             error,
+            repeat=repeat,
             retries_done=retries_done,
             max_retries=self._max_retries,
             random_fraction=random.random(),  # noqa: S311 - jitter, not a secret
         )
+
+
+def _bearer(access_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {access_token}"}
+
+
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+"""Transport failures that happen before any byte of the request is sent."""
 
 
 @contextmanager
@@ -169,29 +279,43 @@ def _transport_errors(request: httpx.Request) -> Iterator[None]:
     try:
         yield
     except httpx.TimeoutException as exc:
-        raise APITimeoutError(f"Request timed out ({type(exc).__name__}): {where}") from exc
+        raise APITimeoutError(
+            f"Request timed out ({type(exc).__name__}): {where}",
+            request_sent=not isinstance(exc, _NOT_SENT),
+        ) from exc
     except httpx.TransportError as exc:
-        raise APIConnectionError(f"Connection error ({type(exc).__name__}): {where}") from exc
+        raise APIConnectionError(
+            f"Connection error ({type(exc).__name__}): {where}",
+            request_sent=not isinstance(exc, _NOT_SENT),
+        ) from exc
 
 
 class CiamClient(_BaseClient):
-    """Synchronous client of the password-reset API.
+    """Synchronous client of the password-reset and sign-in API.
 
     Give ``client_secret`` for a confidential application (web or machine-to-machine): it is sent
     as HTTP Basic authentication. Leave it ``None`` for a public one (SPA or mobile): the
-    ``client_id`` then goes in the request body. ``timeout`` applies to every request, also those
-    sent through a given ``http_client``. A given ``http_client`` is used as is and left open by
-    :meth:`close`; otherwise the client makes its own and closes it.
+    ``client_id`` then goes in the request body. :meth:`change_password` and :meth:`userinfo`
+    are made as the user instead, with the user's access token as a ``Bearer`` token.
+    ``timeout`` applies to every request, also those sent through a given ``http_client``. A
+    given ``http_client`` is used as is and left open by :meth:`close`; otherwise the client
+    makes its own and closes it.
 
-    Every method call sends an ``Idempotency-Key`` header, a fresh UUID made once per call and
-    sent unchanged, with the same body, by each of its attempts; the server answers a repeated key
-    with its stored answer, so a retried :meth:`send_otp` sends no second code and a retried
-    :meth:`reset_user_password` changes nothing twice. A call that failed on the transport
-    (:class:`APIConnectionError`, :class:`APITimeoutError`) or was answered ``429``, ``503`` or
-    ``409 idempotency_key_in_use`` is sent again, up to ``max_retries`` times (``0`` never
-    retries), after waiting the response's ``Retry-After`` when it is more than 0 and at most 60
-    seconds, otherwise 0.5 s doubled per retry up to 8 s, shortened by a random jitter of up to
-    25 %. Any other error is raised at once; when the retries run out, the last error is raised.
+    :meth:`send_otp`, :meth:`reset_user_password` and :meth:`change_password` send an
+    ``Idempotency-Key`` header, a fresh UUID made once per call and sent unchanged, with the same
+    body, by each of its attempts; the server answers a repeated key with its stored answer, so a
+    retried :meth:`send_otp` sends no second code and a retried password change changes nothing
+    twice. Such a call, and :meth:`revoke` and :meth:`userinfo`, which act the same however often
+    they run, is sent again after a transport failure (:class:`APIConnectionError`,
+    :class:`APITimeoutError`) or a ``429`` or ``503`` answer (and a keyed call after ``409
+    idempotency_key_in_use``). :meth:`sign_in` and :meth:`refresh` would act twice (a second
+    session; a refresh token presented again after its rotation, which ends the session): they
+    are sent again only after a ``429`` or ``503`` or when no connection could be made, never
+    when the request may have reached the server. Retries go up to ``max_retries`` times (``0``
+    never retries), after waiting the response's ``Retry-After`` when it is more than 0 and at
+    most 60 seconds, otherwise 0.5 s doubled per retry up to 8 s, shortened by a random jitter of
+    up to 25 %. Any other error is raised at once; when the retries run out, the last error is
+    raised.
     """
 
     def __init__(
@@ -257,6 +381,74 @@ class CiamClient(_BaseClient):
             )
         )
 
+    def sign_in(
+        self,
+        *,
+        username: str,
+        password: str,
+        scope: str | None = "openid",
+        auth_source_id: str | None = None,
+    ) -> TokenResponse:
+        """Sign a user in with their ``username`` (email address or phone number) and password.
+
+        Returns the tokens of a new session: a short-lived ``access_token`` (a JWT to send to
+        your APIs and to :meth:`userinfo` and :meth:`change_password`), a ``refresh_token`` for
+        :meth:`refresh`, and with the ``openid`` scope an ``id_token``. ``scope=None`` leaves the
+        scope out; ``auth_source_id`` names the account source where the server has several.
+        A wrong password, an unknown, frozen or locked user all raise
+        :class:`InvalidGrantError`. Other errors raise as :meth:`send_otp` says; only a ``429``,
+        a ``503`` or a connection never made is retried (see the class).
+        """
+        return self._request(
+            self._sign_in_call(
+                username=username, password=password, scope=scope, auth_source_id=auth_source_id
+            )
+        )
+
+    def refresh(self, *, refresh_token: str, scope: str | None = None) -> TokenResponse:
+        """New tokens for the session of ``refresh_token``, which is used up.
+
+        The answer holds a new ``refresh_token``: keep it in place of the old one, which the
+        server now refuses (presenting it again ends the session). An unknown, expired, revoked
+        or already used token raises :class:`InvalidGrantError`: sign the user in again. Only a
+        ``429``, a ``503`` or a connection never made is retried (see the class).
+        """
+        return self._request(self._refresh_call(refresh_token=refresh_token, scope=scope))
+
+    def revoke(
+        self,
+        *,
+        token: str,
+        token_type_hint: str | None = "refresh_token",  # noqa: S107 - a token type, not a token
+    ) -> None:
+        """End the session of a refresh ``token`` (RFC 7009), as when the user signs out.
+
+        Returns ``None`` also for a token that was already revoked, expired or unknown: the
+        session is over either way. ``token_type_hint=None`` sends no hint.
+        """
+        self._request(self._revoke_call(token=token, token_type_hint=token_type_hint))
+
+    def change_password(self, *, access_token: str, old_password: str, new_password: str) -> None:
+        """Change the password of the signed-in user whose ``access_token`` is given.
+
+        Raises :class:`WrongOldPasswordError` when ``old_password`` is not the current one,
+        :class:`DuplicatePasswordError`, :class:`RecurrentPasswordError` or
+        :class:`InvalidNewPasswordError` for a new password that is refused, and
+        :class:`InvalidTokenError` for an access token that is expired or no longer valid.
+        """
+        self._request(
+            self._change_password_call(
+                access_token=access_token, old_password=old_password, new_password=new_password
+            )
+        )
+
+    def userinfo(self, *, access_token: str) -> UserInfo:
+        """The user of ``access_token``: their id (``sub``), email address and phone number.
+
+        Raises :class:`InvalidTokenError` for an access token that is expired or no longer valid.
+        """
+        return self._request(self._userinfo_call(access_token=access_token))
+
     def close(self) -> None:
         """Close the HTTP client if this client made it."""
         if self._owns_http:
@@ -283,7 +475,7 @@ class CiamClient(_BaseClient):
                     response = self._http.send(request)
                 return call.read(response)
             except APIError as error:
-                delay = self._delay_before_retry(error, retries_done)
+                delay = self._delay_before_retry(error, call.repeat, retries_done)
                 if delay is None:
                     raise
             _sleep(delay)
@@ -291,12 +483,11 @@ class CiamClient(_BaseClient):
 
 
 class AsyncCiamClient(_BaseClient):
-    """Asynchronous client of the password-reset API; see :class:`CiamClient`.
+    """Asynchronous client of the password-reset and sign-in API; see :class:`CiamClient`.
 
-    It takes the same options and behaves the same way: one ``Idempotency-Key`` per method call,
-    reused by every attempt, and the same retries (connection errors, timeouts, ``429``, ``503``
-    and ``409 idempotency_key_in_use``; ``Retry-After`` or jittered backoff), waiting with
-    ``asyncio.sleep``.
+    It takes the same options and behaves the same way: the same ``Idempotency-Key`` per keyed
+    call, reused by every attempt, and the same retries for each method (``Retry-After`` or
+    jittered backoff), waiting with ``asyncio.sleep``.
     """
 
     def __init__(
@@ -351,6 +542,48 @@ class AsyncCiamClient(_BaseClient):
             )
         )
 
+    async def sign_in(
+        self,
+        *,
+        username: str,
+        password: str,
+        scope: str | None = "openid",
+        auth_source_id: str | None = None,
+    ) -> TokenResponse:
+        """Sign a user in; see :meth:`CiamClient.sign_in`."""
+        return await self._request(
+            self._sign_in_call(
+                username=username, password=password, scope=scope, auth_source_id=auth_source_id
+            )
+        )
+
+    async def refresh(self, *, refresh_token: str, scope: str | None = None) -> TokenResponse:
+        """New tokens for a session; see :meth:`CiamClient.refresh`."""
+        return await self._request(self._refresh_call(refresh_token=refresh_token, scope=scope))
+
+    async def revoke(
+        self,
+        *,
+        token: str,
+        token_type_hint: str | None = "refresh_token",  # noqa: S107 - a token type, not a token
+    ) -> None:
+        """End a session; see :meth:`CiamClient.revoke`."""
+        await self._request(self._revoke_call(token=token, token_type_hint=token_type_hint))
+
+    async def change_password(
+        self, *, access_token: str, old_password: str, new_password: str
+    ) -> None:
+        """Change the signed-in user's password; see :meth:`CiamClient.change_password`."""
+        await self._request(
+            self._change_password_call(
+                access_token=access_token, old_password=old_password, new_password=new_password
+            )
+        )
+
+    async def userinfo(self, *, access_token: str) -> UserInfo:
+        """The user of an access token; see :meth:`CiamClient.userinfo`."""
+        return await self._request(self._userinfo_call(access_token=access_token))
+
     async def aclose(self) -> None:
         """Close the HTTP client if this client made it."""
         if self._owns_http:
@@ -377,7 +610,7 @@ class AsyncCiamClient(_BaseClient):
                     response = await self._http.send(request)
                 return call.read(response)
             except APIError as error:
-                delay = self._delay_before_retry(error, retries_done)
+                delay = self._delay_before_retry(error, call.repeat, retries_done)
                 if delay is None:
                     raise
             await _async_sleep(delay)

@@ -43,7 +43,16 @@ class APIError(CiamError):
 
 
 class APIConnectionError(APIError):
-    """No answer: the server could not be reached or the connection broke."""
+    """No answer: the server could not be reached or the connection broke.
+
+    ``request_sent`` is ``False`` when no connection could be made (or taken from the pool), so
+    the request never left this machine; ``True`` when it may have reached the server, which may
+    have acted on it.
+    """
+
+    def __init__(self, message: str, *, request_sent: bool = True) -> None:
+        super().__init__(message)
+        self.request_sent = request_sent
 
 
 class APITimeoutError(APIConnectionError):

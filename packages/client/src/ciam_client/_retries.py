@@ -1,14 +1,13 @@
 """When a failed call is sent again, and how long to wait first.
 
 Pure functions that both clients share; only the sleeping and the sending differ between them.
-A call is retried after a transport failure (:class:`APIConnectionError`, which includes
-:class:`APITimeoutError`), a ``429``, a ``503`` or a ``409 idempotency_key_in_use`` (an earlier
-attempt of the same call is still running: the retry gets its answer); every other error is
-final. Sending again is
-safe because every attempt of a call carries the same ``Idempotency-Key``.
+What may be retried depends on the call's :class:`Repeat`: whether sending it again could make
+it act twice. Every other error is final.
 """
 
 from __future__ import annotations
+
+from enum import Enum
 
 from ciam_client._exceptions import (
     APIConnectionError,
@@ -33,10 +32,31 @@ JITTER = 0.25
 """The backoff is multiplied by a factor in ``[1 - JITTER, 1]``."""
 
 
-def should_retry(error: APIError) -> bool:
-    """Whether ``error`` may go away when the same call is sent again."""
-    if isinstance(error, APIConnectionError | IdempotencyKeyInUseError):
-        return True
+class Repeat(Enum):
+    """Whether a call may be sent again, and so which of its failures are retried."""
+
+    WITH_KEY = "with_key"
+    """Every attempt carries the call's ``Idempotency-Key``, and the server answers a repeated key
+    with the first attempt's answer: any transport failure, a ``429``, a ``503`` and a
+    ``409 idempotency_key_in_use`` (the first attempt is still running) are retried."""
+
+    IDEMPOTENT = "idempotent"
+    """The call has the same effect however often it runs (a ``GET``, a revocation): any transport
+    failure, a ``429`` and a ``503`` are retried."""
+
+    IF_NOT_ACTED_ON = "if_not_acted_on"
+    """Running the call twice would act twice (a sign-in, a refresh-token rotation): retried only
+    when the server surely did not act on it, that is when no connection could be made (so
+    nothing was sent) or the server answered ``429`` or ``503``, which it sends before doing
+    anything."""
+
+
+def should_retry(error: APIError, repeat: Repeat) -> bool:
+    """Whether ``error`` may go away when the same call is sent again, and sending is safe."""
+    if isinstance(error, APIConnectionError):
+        return repeat is not Repeat.IF_NOT_ACTED_ON or not error.request_sent
+    if isinstance(error, IdempotencyKeyInUseError):
+        return repeat is Repeat.WITH_KEY
     return isinstance(error, APIStatusError) and error.status_code in RETRYABLE_STATUSES
 
 
@@ -55,13 +75,18 @@ def retry_delay(retries_done: int, retry_after: float | None, random_fraction: f
 
 
 def delay_before_retry(
-    error: APIError, *, retries_done: int, max_retries: int, random_fraction: float
+    error: APIError,
+    *,
+    repeat: Repeat,
+    retries_done: int,
+    max_retries: int,
+    random_fraction: float,
 ) -> float | None:
     """Seconds to wait before sending the call again, or ``None`` when ``error`` is final.
 
     ``retries_done`` counts the retries already made for this call (0 after the first attempt).
     """
-    if retries_done >= max_retries or not should_retry(error):
+    if retries_done >= max_retries or not should_retry(error, repeat):
         return None
     retry_after = error.retry_after if isinstance(error, APIStatusError) else None
     return retry_delay(retries_done, retry_after, random_fraction)
