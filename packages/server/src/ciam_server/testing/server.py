@@ -379,11 +379,12 @@ def start_test_server(
     *,
     clock: ManualClock | None = None,
 ) -> Iterator[CiamTestServer]:
-    """A test server with its SQLite database in ``directory`` (an empty folder of the test's,
-    such as ``tmp_path``), ready on entry and stopped on exit. ``settings`` set any
+    """A test server with its SQLite database in ``directory`` (a folder of the test's alone,
+    such as ``tmp_path``; made when missing), ready on entry and stopped on exit. ``settings`` set any
     :class:`~ciam_server.config.Settings` field by name (``{"otp_send_interval": 0}``;
     ``database_url`` for another database, migrated on start), and ``clock`` is the time the
     server starts at (default: a :class:`ManualClock` at the real time)."""
+    directory.mkdir(parents=True, exist_ok=True)
     server = CiamTestServer(kit_settings(directory, settings or {}), clock or ManualClock())
     try:
         server._start()
