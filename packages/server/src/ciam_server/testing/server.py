@@ -380,8 +380,8 @@ def start_test_server(
     clock: ManualClock | None = None,
 ) -> Iterator[CiamTestServer]:
     """A test server with its SQLite database in ``directory`` (a folder of the test's alone,
-    such as ``tmp_path``; made when missing), ready on entry and stopped on exit. ``settings`` set any
-    :class:`~ciam_server.config.Settings` field by name (``{"otp_send_interval": 0}``;
+    such as ``tmp_path``; made when missing), ready on entry and stopped on exit. ``settings``
+    set any :class:`~ciam_server.config.Settings` field by name (``{"otp_send_interval": 0}``;
     ``database_url`` for another database, migrated on start), and ``clock`` is the time the
     server starts at (default: a :class:`ManualClock` at the real time)."""
     directory.mkdir(parents=True, exist_ok=True)
