@@ -92,12 +92,13 @@ NOT_RUN = {
     "pip install ./packages/shared ./packages/client": "installs into the reader's environment; "
     "test_the_sdk_needs_only_httpx_and_msgspec checks what it installs",
     "uvicorn --app-dir examples/reset_backend --factory app:create_app --port 8080": "starts the "
-    "example backend, which runs until stopped; examples/reset_backend/tests/test_app.py runs it in process",
+    "example backend, which runs until stopped; examples/reset_backend/tests/test_app.py runs "
+    "it in process",
     "python3 -m venv .venv": "makes the reader's environment for the example backend",
     ". .venv/bin/activate": "enters that environment",
     "pip install ./packages/shared ./packages/server ./packages/client": "installs into the "
-    "reader's environment; examples/reset_backend/tests/test_app.py checks that it brings what the example "
-    "needs",
+    "reader's environment; examples/reset_backend/tests/test_app.py checks that it brings what "
+    "the example needs",
 }
 """Commands the tests do not run, and why, normalized as :func:`normalize` does."""
 
