@@ -3,7 +3,8 @@
 The documentation is ``README.md``, ``docs/*.md`` and ``examples/*/README.md``. Their fenced code
 blocks follow this policy:
 
-- ``python`` blocks are run, each in a fresh namespace, against a server process started for
+- ``python`` blocks (but those of ``docs/testing.md``, which are test modules run by
+  tests/test_testing_guide.py) are run, each in a fresh namespace, against a server process started for
   these tests. They may use names the test defines, for the values that are the reader's:
   ``BASE_URL`` (the server's address); ``CLIENT_ID`` and ``CLIENT_SECRET`` (a confidential
   ``web`` application when the block mentions ``CLIENT_SECRET``, otherwise a public ``spa``
@@ -223,7 +224,13 @@ def docs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DocsServer]:
 # --- python ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("block", _blocks(PYTHON))
+TESTING_GUIDE = ROOT / "docs" / "testing.md"
+"""Its python blocks are test modules: tests/test_testing_guide.py runs them with pytest."""
+
+
+@pytest.mark.parametrize(
+    "block", [sample for sample in _blocks(PYTHON) if sample.values[0].path != TESTING_GUIDE]
+)
 def test_python_sample(block: Block, docs: DocsServer) -> None:
     app = docs.confidential_app if "CLIENT_SECRET" in block.text else docs.public_app
     user = docs.server.create_user()
