@@ -4,9 +4,9 @@ The documentation is ``README.md``, ``docs/*.md`` and ``examples/*/README.md``. 
 blocks follow this policy:
 
 - ``python`` blocks (but those of ``docs/testing.md``, which are test modules run by
-  tests/test_testing_guide.py) are run, each in a fresh namespace, against a server process started for
-  these tests. They may use names the test defines, for the values that are the reader's:
-  ``BASE_URL`` (the server's address); ``CLIENT_ID`` and ``CLIENT_SECRET`` (a confidential
+  tests/test_testing_guide.py) are run, each in a fresh namespace, against a server process
+  started for these tests. They may use names the test defines, for the values that are the
+  reader's: ``BASE_URL`` (the server's address); ``CLIENT_ID`` and ``CLIENT_SECRET`` (a confidential
   ``web`` application when the block mentions ``CLIENT_SECRET``, otherwise a public ``spa``
   application created with ``--allow-otp-send``, and ``CLIENT_SECRET`` is ``None``); ``EMAIL``
   and ``PHONE`` (a new user for each block, password ``DEFAULT_PASSWORD``); and
