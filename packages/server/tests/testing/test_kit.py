@@ -325,3 +325,13 @@ def test_the_clock_starts_where_asked_and_only_set_goes_back(tmp_path: Path) -> 
         assert server.clock() == start
         with pytest.raises(ValueError, match="timezone-aware"):
             server.clock.set(datetime(2030, 1, 1))
+
+
+def test_another_database_by_its_url(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'elsewhere.db'}"
+
+    with start_test_server(tmp_path / "server", {"database_url": url}) as server:
+        server.create_user(email="ada@example.com")
+
+    assert (tmp_path / "elsewhere.db").is_file()
+    assert not (tmp_path / "server" / "ciam.db").exists()

@@ -79,11 +79,13 @@ def kit_settings(directory: Path, overrides: Mapping[str, object]) -> Settings:
     """The settings of a test server keeping its SQLite database in ``directory``:
     :data:`KIT_SETTINGS` over the defaults, and ``overrides`` (names of :class:`Settings`
     fields) over both."""
-    return _KitSettings(
-        database_url=f"sqlite+aiosqlite:///{directory / 'ciam.db'}",
-        secret_key=SecretStr(secrets.token_urlsafe(32)),
-        **{**KIT_SETTINGS, **overrides},  # type: ignore[arg-type]
-    )
+    values = {
+        "database_url": f"sqlite+aiosqlite:///{directory / 'ciam.db'}",
+        "secret_key": SecretStr(secrets.token_urlsafe(32)),
+        **KIT_SETTINGS,
+        **overrides,
+    }
+    return _KitSettings(**values)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
