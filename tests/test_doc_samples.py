@@ -229,7 +229,12 @@ TESTING_GUIDE = ROOT / "docs" / "testing.md"
 
 
 @pytest.mark.parametrize(
-    "block", [sample for sample in _blocks(PYTHON) if sample.values[0].path != TESTING_GUIDE]
+    "block",
+    [
+        pytest.param(block, id=block.where)
+        for block in BLOCKS
+        if block.language in PYTHON and block.path != TESTING_GUIDE
+    ],
 )
 def test_python_sample(block: Block, docs: DocsServer) -> None:
     app = docs.confidential_app if "CLIENT_SECRET" in block.text else docs.public_app

@@ -104,7 +104,6 @@ def assert_problem(response: Response, status: int, error: str) -> str:
 
 
 def email(user: RegisteredUser) -> str:
-    assert user.email is not None
     return user.email
 
 
@@ -136,57 +135,55 @@ async def reset(backend: Backend, reset_id: str, code: str, new_password: str) -
 async def test_a_password_is_reset(
     server: CiamTestServer, backend: Backend, new_user: RegisteredUser
 ) -> None:
-    reset_id = await forgot(backend, email(new_user))
+    reset_id = await forgot(backend, new_user.email)
 
-    response = await reset(backend, reset_id, server.last_code(email(new_user)).code, NEW_PASSWORD)
+    response = await reset(backend, reset_id, server.last_code(new_user.email).code, NEW_PASSWORD)
 
     assert response.status_code == 204, response.text
-    assert server.password_matches(email(new_user), NEW_PASSWORD)
-    assert not server.password_matches(email(new_user), DEFAULT_PASSWORD)
+    assert server.password_matches(new_user.email, NEW_PASSWORD)
+    assert not server.password_matches(new_user.email, DEFAULT_PASSWORD)
     # The reset is over: its id is forgotten.
-    again = await reset(
-        backend, reset_id, server.last_code(email(new_user)).code, "Another-pass-91"
-    )
+    again = await reset(backend, reset_id, server.last_code(new_user.email).code, "Another-pass-91")
     assert_problem(again, 400, "expired")
 
 
 async def test_a_wrong_code_is_refused_and_the_right_one_still_works(
     server: CiamTestServer, backend: Backend, new_user: RegisteredUser
 ) -> None:
-    reset_id = await forgot(backend, email(new_user))
-    code = server.last_code(email(new_user)).code
+    reset_id = await forgot(backend, new_user.email)
+    code = server.last_code(new_user.email).code
 
     message = assert_problem(
         await reset(backend, reset_id, wrong_code(code), NEW_PASSWORD), 400, "wrong_code"
     )
 
     assert "wrong" in message
-    assert server.password_matches(email(new_user), DEFAULT_PASSWORD)
+    assert server.password_matches(new_user.email, DEFAULT_PASSWORD)
     assert (await reset(backend, reset_id, code, NEW_PASSWORD)).status_code == 204
-    assert server.password_matches(email(new_user), NEW_PASSWORD)
+    assert server.password_matches(new_user.email, NEW_PASSWORD)
 
 
 async def test_a_weak_password_is_refused_and_the_same_code_takes_a_better_one(
     server: CiamTestServer, backend: Backend, new_user: RegisteredUser
 ) -> None:
-    reset_id = await forgot(backend, email(new_user))
-    code = server.last_code(email(new_user)).code
+    reset_id = await forgot(backend, new_user.email)
+    code = server.last_code(new_user.email).code
 
     message = assert_problem(await reset(backend, reset_id, code, "password"), 400, "weak_password")
 
     assert message == "Choose another password. The password is too common."
-    assert server.password_matches(email(new_user), DEFAULT_PASSWORD)
+    assert server.password_matches(new_user.email, DEFAULT_PASSWORD)
     assert (await reset(backend, reset_id, code, NEW_PASSWORD)).status_code == 204
-    assert server.password_matches(email(new_user), NEW_PASSWORD)
+    assert server.password_matches(new_user.email, NEW_PASSWORD)
 
 
 async def test_the_current_password_is_refused(
     server: CiamTestServer, backend: Backend, new_user: RegisteredUser
 ) -> None:
-    reset_id = await forgot(backend, email(new_user))
+    reset_id = await forgot(backend, new_user.email)
 
     response = await reset(
-        backend, reset_id, server.last_code(email(new_user)).code, DEFAULT_PASSWORD
+        backend, reset_id, server.last_code(new_user.email).code, DEFAULT_PASSWORD
     )
 
     assert "recently" in assert_problem(response, 400, "weak_password")
@@ -279,10 +276,10 @@ async def test_an_unexpected_failure_is_an_internal_error(
 async def test_a_frozen_account_is_locked(
     server: CiamTestServer, backend: Backend, new_user: RegisteredUser
 ) -> None:
-    reset_id = await forgot(backend, email(new_user))
-    server.freeze_user(email(new_user))
+    reset_id = await forgot(backend, new_user.email)
+    server.freeze_user(new_user.email)
 
-    response = await reset(backend, reset_id, server.last_code(email(new_user)).code, NEW_PASSWORD)
+    response = await reset(backend, reset_id, server.last_code(new_user.email).code, NEW_PASSWORD)
 
     assert "contact support" in assert_problem(response, 403, "account_locked")
 
@@ -305,7 +302,7 @@ async def test_wrong_credentials_are_our_fault_not_the_users(
     logger.addHandler(records)
     try:
         async with AsyncTestClient(app=example.create_app(settings)) as backend:
-            response = await backend.post("/forgot-password", json={"email": email(new_user)})
+            response = await backend.post("/forgot-password", json={"email": new_user.email})
     finally:
         logger.removeHandler(records)
 

@@ -24,7 +24,6 @@ NEW_PASSWORD = "Lantern-harbour-58"
 
 
 def email(user: RegisteredUser) -> str:
-    assert user.email is not None
     return user.email
 
 
@@ -66,15 +65,15 @@ async def async_ciam(ciam_test_server: CiamTestServer) -> AsyncIterator[AsyncCia
 
 
 def test_a_reset(ciam_test_server: CiamTestServer, ciam: CiamClient, user: RegisteredUser) -> None:
-    sent = ciam.send_otp(email=email(user))
-    code = ciam_test_server.last_code(email(user)).code
+    sent = ciam.send_otp(email=user.email)
+    code = ciam_test_server.last_code(user.email).code
 
     ciam.reset_user_password(
-        email=email(user), otp=code, otp_token=sent.otp_token, password=NEW_PASSWORD
+        email=user.email, otp=code, otp_token=sent.otp_token, password=NEW_PASSWORD
     )
 
-    assert ciam_test_server.password_matches(email(user), NEW_PASSWORD)
-    notice = ciam_test_server.last_notice(email(user), PasswordChangedNotice)
+    assert ciam_test_server.password_matches(user.email, NEW_PASSWORD)
+    notice = ciam_test_server.last_notice(user.email, PasswordChangedNotice)
     assert notice.changed_at == ciam_test_server.clock()
 
 
@@ -82,7 +81,6 @@ async def test_a_reset_with_the_async_client(
     ciam_test_server: CiamTestServer, async_ciam: AsyncCiamClient, user: RegisteredUser
 ) -> None:
     sent = await async_ciam.send_otp(phone_number=user.phone_number)
-    assert user.phone_number is not None
     code = ciam_test_server.last_code(user.phone_number).code
 
     await async_ciam.reset_user_password(
@@ -104,52 +102,52 @@ def test_wrong_credentials(ciam_test_server: CiamTestServer, user: RegisteredUse
         ) as ciam,
         pytest.raises(InvalidClientError),
     ):
-        ciam.send_otp(email=email(user))
+        ciam.send_otp(email=user.email)
 
 
 def test_a_wrong_code_then_an_expired_one(
     ciam_test_server: CiamTestServer, ciam: CiamClient, user: RegisteredUser
 ) -> None:
-    sent = ciam.send_otp(email=email(user))
-    code = ciam_test_server.last_code(email(user)).code
+    sent = ciam.send_otp(email=user.email)
+    code = ciam_test_server.last_code(user.email).code
     wrong = f"{(int(code) + 1) % 10**6:06d}"
     with pytest.raises(BadEmailOtpError):
         ciam.reset_user_password(
-            email=email(user), otp=wrong, otp_token=sent.otp_token, password=NEW_PASSWORD
+            email=user.email, otp=wrong, otp_token=sent.otp_token, password=NEW_PASSWORD
         )
 
     ciam_test_server.clock.advance(ciam_test_server.settings.otp_token_ttl)
 
     with pytest.raises(BadEmailOtpTokenError):
         ciam.reset_user_password(
-            email=email(user), otp=code, otp_token=sent.otp_token, password=NEW_PASSWORD
+            email=user.email, otp=code, otp_token=sent.otp_token, password=NEW_PASSWORD
         )
 
 
 async def test_the_send_interval_is_a_rate_limit_with_its_wait(
     ciam_test_server: CiamTestServer, async_ciam: AsyncCiamClient, user: RegisteredUser
 ) -> None:
-    await async_ciam.send_otp(email=email(user))
+    await async_ciam.send_otp(email=user.email)
     ciam_test_server.clock.advance(10)
 
     with pytest.raises(EmailRateLimitExceededError) as refused:
-        await async_ciam.send_otp(email=email(user))
+        await async_ciam.send_otp(email=user.email)
 
     assert refused.value.retry_after == ciam_test_server.settings.otp_send_interval - 10
     ciam_test_server.clock.advance(refused.value.retry_after)
-    assert (await async_ciam.send_otp(email=email(user))).expires_in == 600
+    assert (await async_ciam.send_otp(email=user.email)).expires_in == 600
 
 
 def test_a_frozen_user(
     ciam_test_server: CiamTestServer, ciam: CiamClient, user: RegisteredUser
 ) -> None:
-    sent = ciam.send_otp(email=email(user))
-    ciam_test_server.freeze_user(email(user))
+    sent = ciam.send_otp(email=user.email)
+    ciam_test_server.freeze_user(user.email)
 
     with pytest.raises(AbnormalUserStatusError):
         ciam.reset_user_password(
-            email=email(user),
-            otp=ciam_test_server.last_code(email(user)).code,
+            email=user.email,
+            otp=ciam_test_server.last_code(user.email).code,
             otp_token=sent.otp_token,
             password=NEW_PASSWORD,
         )
@@ -159,12 +157,12 @@ def test_a_frozen_user(
 def test_a_recent_password(
     ciam_test_server: CiamTestServer, ciam: CiamClient, user: RegisteredUser
 ) -> None:
-    sent = ciam.send_otp(email=email(user))
+    sent = ciam.send_otp(email=user.email)
 
     with pytest.raises(RecurrentPasswordError):
         ciam.reset_user_password(
-            email=email(user),
-            otp=ciam_test_server.last_code(email(user)).code,
+            email=user.email,
+            otp=ciam_test_server.last_code(user.email).code,
             otp_token=sent.otp_token,
             password=user.password,
         )

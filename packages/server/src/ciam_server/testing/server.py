@@ -101,8 +101,8 @@ class RegisteredApplication:
 class RegisteredUser:
     """A user of a test server, with its addresses as stored and its password."""
 
-    email: str | None
-    phone_number: str | None
+    email: str
+    phone_number: str
     password: str = field(repr=False)
 
 
@@ -284,13 +284,11 @@ class CiamTestServer:
         phone_number: str | None = None,
         password: str = DEFAULT_PASSWORD,
     ) -> RegisteredUser:
-        """Create a user, as ``ciam-server users create`` does (the password must meet the
-        policy). Given neither address, it gets a new email address and phone number."""
-        if email is None and phone_number is None:
-            number = next(self._user_numbers)
-            email, phone_number = f"user-{number}@example.com", f"+86138{number:08d}"
-        normalized_email = None if email is None else normalize_email(email)
-        normalized_phone = None if phone_number is None else normalize_phone_number(phone_number)
+        """Create a user with an email address and a phone number (new ones for those not
+        given), as ``ciam-server users create`` does: the password must meet the policy."""
+        number = next(self._user_numbers)
+        normalized_email = normalize_email(email or f"user-{number}@example.com")
+        normalized_phone = normalize_phone_number(phone_number or f"+86138{number:08d}")
         policy = PasswordPolicy(
             min_length=self.settings.password_min_length,
             max_length=self.settings.password_max_length,
