@@ -36,6 +36,7 @@ from click.testing import CliRunner
 
 from ciam_client import APIStatusError, CiamClient
 from ciam_server.cli import main as ciam_server_cli
+from ciam_server.testing import CiamTestServer
 
 from .postgres import fresh_database
 
@@ -396,3 +397,34 @@ def strict_twin(
         CIAM_DATABASE_URL=strict_server.env["CIAM_DATABASE_URL"],
         CIAM_UNKNOWN_ACCOUNT_DELIVERY="none",
     )
+
+
+# --- the server's test kit (docs/testing.md): the server in this process ---------------------
+
+
+@pytest.fixture
+def ciam_test_server_settings(database_engine: str) -> Iterator[dict[str, object]]:
+    """The test kit's ``ciam_test_server`` on each engine of :data:`ENGINES`, as the server
+    processes above: the kit's own SQLite file, or a fresh PostgreSQL database."""
+    if database_engine == "sqlite":
+        yield {}
+        return
+    with fresh_database() as url:
+        yield {"database_url": url}
+
+
+@pytest.fixture
+def kit_ciam(ciam_test_server: CiamTestServer) -> Iterator[CiamClient]:
+    """The sync SDK as a confidential application of the test's ``ciam_test_server``, its
+    requests handed to the server through the kit's transport."""
+    app = ciam_test_server.create_application("web")
+    with (
+        ciam_test_server.http_client() as http,
+        CiamClient(
+            base_url=ciam_test_server.transport_url,
+            client_id=app.client_id,
+            client_secret=app.client_secret,
+            http_client=http,
+        ) as client,
+    ):
+        yield client

@@ -3,9 +3,10 @@
 The documentation is ``README.md``, ``docs/*.md`` and ``examples/*/README.md``. Their fenced code
 blocks follow this policy:
 
-- ``python`` blocks are run, each in a fresh namespace, against a server process started for
-  these tests. They may use names the test defines, for the values that are the reader's:
-  ``BASE_URL`` (the server's address); ``CLIENT_ID`` and ``CLIENT_SECRET`` (a confidential
+- ``python`` blocks (but those of ``docs/testing.md``, which are test modules run by
+  tests/test_testing_guide.py) are run, each in a fresh namespace, against a server process
+  started for these tests. They may use names the test defines, for the values that are the
+  reader's: ``BASE_URL`` (the server's address); ``CLIENT_ID`` and ``CLIENT_SECRET`` (a confidential
   ``web`` application when the block mentions ``CLIENT_SECRET``, otherwise a public ``spa``
   application created with ``--allow-otp-send``, and ``CLIENT_SECRET`` is ``None``); ``EMAIL``
   and ``PHONE`` (a new user for each block) and ``PASSWORD`` (that user's password); and
@@ -93,12 +94,13 @@ NOT_RUN = {
     "pip install ./packages/shared ./packages/client": "installs into the reader's environment; "
     "test_the_sdk_needs_only_httpx_and_msgspec checks what it installs",
     "uvicorn --app-dir examples/reset_backend --factory app:create_app --port 8080": "starts the "
-    "example backend, which runs until stopped; tests/test_example_backend.py runs it in process",
+    "example backend, which runs until stopped; examples/reset_backend/tests/test_app.py runs "
+    "it in process",
     "python3 -m venv .venv": "makes the reader's environment for the example backend",
     ". .venv/bin/activate": "enters that environment",
     "pip install ./packages/shared ./packages/server ./packages/client": "installs into the "
-    "reader's environment; tests/test_example_backend.py checks that it brings what the example "
-    "needs",
+    "reader's environment; examples/reset_backend/tests/test_app.py checks that it brings what "
+    "the example needs",
 }
 """Commands the tests do not run, and why, normalized as :func:`normalize` does."""
 
@@ -242,7 +244,18 @@ def docs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DocsServer]:
 # --- python ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("block", _blocks(PYTHON))
+TESTING_GUIDE = ROOT / "docs" / "testing.md"
+"""Its python blocks are test modules: tests/test_testing_guide.py runs them with pytest."""
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        pytest.param(block, id=block.where)
+        for block in BLOCKS
+        if block.language in PYTHON and block.path != TESTING_GUIDE
+    ],
+)
 def test_python_sample(block: Block, docs: DocsServer) -> None:
     app = docs.confidential_app if "CLIENT_SECRET" in block.text else docs.public_app
     user = docs.server.create_user()

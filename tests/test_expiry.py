@@ -1,15 +1,14 @@
-"""Expired codes and tokens, on a server whose codes live 1 s and tokens 3 s.
+"""Expired codes and tokens, at the second they expire, on the test kit's server: its clock is
+moved, nothing waits.
 
-Before each wait, the same code and token are shown to be good (a too-short password is refused
-only after the token and the code were accepted), so the refusal after it is the expiry's doing.
+Before the clock moves, the same code and token are shown to be good (a too-short password is
+refused only after the token and the code were accepted), so the refusal after it is the
+expiry's doing.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-
-import pytest
+from datetime import timedelta
 
 from ciam_client import (
     BadEmailOtpError,
@@ -19,70 +18,71 @@ from ciam_client import (
     CiamClient,
     InvalidNewPasswordError,
 )
+from ciam_server.testing import CiamTestServer
 
-from .conftest import NEW_PASSWORD, Server, User, api_error
+from .conftest import NEW_PASSWORD, api_error
 
-CODE_TTL = 1.0
-TOKEN_TTL = 3.0
-MARGIN = 0.3
-
-
-@pytest.fixture(scope="module")
-def short_lived_ciam(short_lived_server: Server) -> Iterator[CiamClient]:
-    with short_lived_server.client(short_lived_server.create_app("web")) as client:
-        yield client
+SECOND = timedelta(seconds=1)
 
 
-@pytest.fixture
-def short_lived_user(short_lived_server: Server) -> User:
-    return short_lived_server.create_user()
+def _still_good(ciam: CiamClient, token: str, code: str, **address: str) -> None:
+    """The code and token are accepted: a too-short password is refused only after them."""
+    with api_error(InvalidNewPasswordError, status=400, code="invalid_new_password"):
+        ciam.reset_user_password(**address, otp=code, otp_token=token, password="short")
 
 
-def _send_and_check(server: Server, ciam: CiamClient, **address: str) -> tuple[str, str]:
-    """Send a code and prove it good at once; return its token and the code."""
+def _send_and_check(server: CiamTestServer, ciam: CiamClient, **address: str) -> tuple[str, str]:
+    """Send a code and prove it good; return its token and the code."""
     (to,) = address.values()
     sent = ciam.send_otp(**address)
-    code = server.last_code(to)
-    with api_error(InvalidNewPasswordError, status=400, code="invalid_new_password"):
-        ciam.reset_user_password(**address, otp=code, otp_token=sent.otp_token, password="short")
+    code = server.last_code(to).code
+    _still_good(ciam, sent.otp_token, code, **address)
     return sent.otp_token, code
 
 
-def test_an_expired_code(
-    short_lived_server: Server, short_lived_ciam: CiamClient, short_lived_user: User
+def test_a_code_expires_after_its_lifetime(
+    ciam_test_server: CiamTestServer, kit_ciam: CiamClient
 ) -> None:
-    email, phone_number = short_lived_user.email, short_lived_user.phone_number
-    started = time.monotonic()
-    by_email = _send_and_check(short_lived_server, short_lived_ciam, email=email)
-    by_phone = _send_and_check(short_lived_server, short_lived_ciam, phone_number=phone_number)
+    user = ciam_test_server.create_user()
+    code_ttl = timedelta(seconds=ciam_test_server.settings.otp_code_ttl)
+    token, code = _send_and_check(ciam_test_server, kit_ciam, email=user.email)
+    by_phone = _send_and_check(ciam_test_server, kit_ciam, phone_number=user.phone_number)
 
-    time.sleep(CODE_TTL + MARGIN)
+    ciam_test_server.clock.advance(code_ttl - SECOND)
+    _still_good(kit_ciam, token, code, email=user.email)  # a second before: still good
+    ciam_test_server.clock.advance(SECOND)
 
     with api_error(BadEmailOtpError, status=400, code="bad_email_otp"):
-        short_lived_ciam.reset_user_password(
-            email=email, otp=by_email[1], otp_token=by_email[0], password=NEW_PASSWORD
+        kit_ciam.reset_user_password(
+            email=user.email, otp=code, otp_token=token, password=NEW_PASSWORD
         )
     with api_error(BadPhoneNumberOtpError, status=400, code="bad_phone_number_otp"):
-        short_lived_ciam.reset_user_password(
-            phone_number=phone_number, otp=by_phone[1], otp_token=by_phone[0], password=NEW_PASSWORD
+        kit_ciam.reset_user_password(
+            phone_number=user.phone_number,
+            otp=by_phone[1],
+            otp_token=by_phone[0],
+            password=NEW_PASSWORD,
         )
-    assert time.monotonic() - started < TOKEN_TTL, "too slow: the tokens may have expired too"
 
 
-def test_an_expired_token(
-    short_lived_server: Server, short_lived_ciam: CiamClient, short_lived_user: User
+def test_a_token_expires_after_its_lifetime(
+    ciam_test_server: CiamTestServer, kit_ciam: CiamClient
 ) -> None:
-    email, phone_number = short_lived_user.email, short_lived_user.phone_number
-    by_email = _send_and_check(short_lived_server, short_lived_ciam, email=email)
-    by_phone = _send_and_check(short_lived_server, short_lived_ciam, phone_number=phone_number)
+    user = ciam_test_server.create_user()
+    token_ttl = timedelta(seconds=ciam_test_server.settings.otp_token_ttl)
+    by_email = _send_and_check(ciam_test_server, kit_ciam, email=user.email)
+    by_phone = _send_and_check(ciam_test_server, kit_ciam, phone_number=user.phone_number)
 
-    time.sleep(TOKEN_TTL + MARGIN)
+    ciam_test_server.clock.advance(token_ttl)
 
     with api_error(BadEmailOtpTokenError, status=400, code="bad_email_otp_token"):
-        short_lived_ciam.reset_user_password(
-            email=email, otp=by_email[1], otp_token=by_email[0], password=NEW_PASSWORD
+        kit_ciam.reset_user_password(
+            email=user.email, otp=by_email[1], otp_token=by_email[0], password=NEW_PASSWORD
         )
     with api_error(BadPhoneNumberOtpTokenError, status=400, code="bad_phone_number_otp_token"):
-        short_lived_ciam.reset_user_password(
-            phone_number=phone_number, otp=by_phone[1], otp_token=by_phone[0], password=NEW_PASSWORD
+        kit_ciam.reset_user_password(
+            phone_number=user.phone_number,
+            otp=by_phone[1],
+            otp_token=by_phone[0],
+            password=NEW_PASSWORD,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -128,22 +128,31 @@ def readyz_handler(engine: AsyncEngine) -> HTTPRouteHandler:
     return readyz
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
-    """A Litestar app serving the API as ``settings`` (default: the environment) say."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    delivery: Sender | None = None,
+) -> Litestar:
+    """A Litestar app serving the API as ``settings`` (default: the environment) say.
+
+    ``clock`` is the time every lifetime, interval and limit is reckoned by, and ``delivery``
+    (default: the sender ``settings`` choose) delivers the messages: both are for the test kit
+    (:mod:`ciam_server.testing`), which needs a time it controls and messages it can read."""
     settings = settings or Settings()
     settings.check_startable()
     if settings.mode is Mode.DEV:
         logger.warning("!!! DEV MODE: not for production; set CIAM_MODE=production. !!!")
     engine = create_engine(settings.database_url)
     store = SqlStore(engine)
-    delivery = _sender(settings)
+    delivery = _sender(settings) if delivery is None else delivery
     secret_key = _secret_key(settings)
     hasher = ChallengeHasher(secret_key)
     idempotency = Idempotency(
         store,
         secret_key,
         ttl=timedelta(seconds=settings.idempotency_ttl),
-        clock=utc_now,
+        clock=clock,
     )
     locales = Locales(default=settings.default_locale)
     hashing = PasswordHashing(
@@ -153,13 +162,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     metrics = Metrics(hashing)
     sender = MeteredSender(delivery, metrics)
-    auditor = Auditor(log=store, clock=utc_now)
+    auditor = Auditor(log=store, clock=clock)
     send_otp_flow = SendOtp(
         store=store,
         sender=sender,
         hasher=hasher,
         settings=settings.otp,
-        clock=utc_now,
+        clock=clock,
         auditor=auditor,
     )
     reset_password_flow = ResetPassword(
@@ -172,7 +181,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         settings=settings.otp,
         history_depth=settings.password_history,
-        clock=utc_now,
+        clock=clock,
         auditor=auditor,
     )
 
@@ -201,7 +210,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 engine,
                 interval=settings.prune_interval,
                 retention=settings.retention,
-                clock=utc_now,
+                clock=clock,
             ):
                 yield
         finally:

@@ -1,7 +1,8 @@
-"""The example backend (examples/reset_backend) in process, calling the real reference server.
+"""The example backend in process, calling the real reference server: the tests an application
+writes with the server's test kit (docs/testing.md).
 
 The backend runs in this test's event loop through Litestar's ``AsyncTestClient``; its SDK calls
-go over a socket to the server process of the ``server`` fixture, as the confidential ``web_app``.
+go over a socket to the ``ciam_test_server`` of the test, as a confidential application.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import importlib.metadata
 import importlib.util
 import logging
 import re
+import socket
 import sys
 import tomllib
 from collections.abc import AsyncIterator
@@ -24,10 +26,16 @@ from httpx import Response
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from .conftest import DEFAULT_PASSWORD, NEW_PASSWORD, App, Server, User, _free_port, wrong_code
+from ciam_server.testing import (
+    DEFAULT_PASSWORD,
+    CiamTestServer,
+    RegisteredApplication,
+    RegisteredUser,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "reset_backend" / "app.py"
+NEW_PASSWORD = "Lantern-harbour-58"
 
 
 def _load_example() -> ModuleType:
@@ -46,13 +54,15 @@ if TYPE_CHECKING:
 else:
     example = _load_example()
 
-# The example's subject is the SDK and the HTTP contract, not the store.
-pytestmark = pytest.mark.sqlite_only
-
 Backend = AsyncTestClient[Litestar]
 
 
-def _settings(server: Server, app: App) -> example.Settings:
+def wrong_code(code: str) -> str:
+    """A well-formed code that is not ``code``."""
+    return f"{(int(code) + 1) % 10**6:06d}"
+
+
+def _settings(server: CiamTestServer, app: RegisteredApplication) -> example.Settings:
     assert app.client_secret is not None
     return example.Settings(
         base_url=server.base_url, client_id=app.client_id, client_secret=app.client_secret
@@ -60,7 +70,23 @@ def _settings(server: Server, app: App) -> example.Settings:
 
 
 @pytest.fixture
-async def backend(server: Server, web_app: App) -> AsyncIterator[Backend]:
+def server(ciam_test_server: CiamTestServer) -> CiamTestServer:
+    return ciam_test_server
+
+
+@pytest.fixture
+def web_app(server: CiamTestServer) -> RegisteredApplication:
+    """The backend, registered as a confidential application."""
+    return server.create_application("web")
+
+
+@pytest.fixture
+def new_user(server: CiamTestServer) -> RegisteredUser:
+    return server.create_user()
+
+
+@pytest.fixture
+async def backend(server: CiamTestServer, web_app: RegisteredApplication) -> AsyncIterator[Backend]:
     async with AsyncTestClient(app=example.create_app(_settings(server, web_app))) as client:
         yield client
 
@@ -75,6 +101,17 @@ def assert_problem(response: Response, status: int, error: str) -> str:
     assert isinstance(message, str)
     assert message
     return message
+
+
+def email(user: RegisteredUser) -> str:
+    return user.email
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 async def forgot(backend: Backend, email: str) -> str:
@@ -95,55 +132,59 @@ async def reset(backend: Backend, reset_id: str, code: str, new_password: str) -
     )
 
 
-async def test_a_password_is_reset(server: Server, backend: Backend, new_user: User) -> None:
+async def test_a_password_is_reset(
+    server: CiamTestServer, backend: Backend, new_user: RegisteredUser
+) -> None:
     reset_id = await forgot(backend, new_user.email)
 
-    response = await reset(backend, reset_id, server.last_code(new_user.email), NEW_PASSWORD)
+    response = await reset(backend, reset_id, server.last_code(new_user.email).code, NEW_PASSWORD)
 
     assert response.status_code == 204, response.text
-    assert server.password_matches(new_user, NEW_PASSWORD)
-    assert not server.password_matches(new_user, DEFAULT_PASSWORD)
+    assert server.password_matches(new_user.email, NEW_PASSWORD)
+    assert not server.password_matches(new_user.email, DEFAULT_PASSWORD)
     # The reset is over: its id is forgotten.
-    again = await reset(backend, reset_id, server.last_code(new_user.email), "Another-pass-91")
+    again = await reset(backend, reset_id, server.last_code(new_user.email).code, "Another-pass-91")
     assert_problem(again, 400, "expired")
 
 
 async def test_a_wrong_code_is_refused_and_the_right_one_still_works(
-    server: Server, backend: Backend, new_user: User
+    server: CiamTestServer, backend: Backend, new_user: RegisteredUser
 ) -> None:
     reset_id = await forgot(backend, new_user.email)
-    code = server.last_code(new_user.email)
+    code = server.last_code(new_user.email).code
 
     message = assert_problem(
         await reset(backend, reset_id, wrong_code(code), NEW_PASSWORD), 400, "wrong_code"
     )
 
     assert "wrong" in message
-    assert server.password_matches(new_user, DEFAULT_PASSWORD)
+    assert server.password_matches(new_user.email, DEFAULT_PASSWORD)
     assert (await reset(backend, reset_id, code, NEW_PASSWORD)).status_code == 204
-    assert server.password_matches(new_user, NEW_PASSWORD)
+    assert server.password_matches(new_user.email, NEW_PASSWORD)
 
 
 async def test_a_weak_password_is_refused_and_the_same_code_takes_a_better_one(
-    server: Server, backend: Backend, new_user: User
+    server: CiamTestServer, backend: Backend, new_user: RegisteredUser
 ) -> None:
     reset_id = await forgot(backend, new_user.email)
-    code = server.last_code(new_user.email)
+    code = server.last_code(new_user.email).code
 
     message = assert_problem(await reset(backend, reset_id, code, "password"), 400, "weak_password")
 
     assert message == "Choose another password. The password is too common."
-    assert server.password_matches(new_user, DEFAULT_PASSWORD)
+    assert server.password_matches(new_user.email, DEFAULT_PASSWORD)
     assert (await reset(backend, reset_id, code, NEW_PASSWORD)).status_code == 204
-    assert server.password_matches(new_user, NEW_PASSWORD)
+    assert server.password_matches(new_user.email, NEW_PASSWORD)
 
 
 async def test_the_current_password_is_refused(
-    server: Server, backend: Backend, new_user: User
+    server: CiamTestServer, backend: Backend, new_user: RegisteredUser
 ) -> None:
     reset_id = await forgot(backend, new_user.email)
 
-    response = await reset(backend, reset_id, server.last_code(new_user.email), DEFAULT_PASSWORD)
+    response = await reset(
+        backend, reset_id, server.last_code(new_user.email).code, DEFAULT_PASSWORD
+    )
 
     assert "recently" in assert_problem(response, 400, "weak_password")
 
@@ -232,11 +273,13 @@ async def test_an_unexpected_failure_is_an_internal_error(
     assert "the store is gone" not in response.text
 
 
-async def test_a_frozen_account_is_locked(server: Server, backend: Backend, new_user: User) -> None:
+async def test_a_frozen_account_is_locked(
+    server: CiamTestServer, backend: Backend, new_user: RegisteredUser
+) -> None:
     reset_id = await forgot(backend, new_user.email)
-    server.cli("users", "freeze", "--email", new_user.email)
+    server.freeze_user(new_user.email)
 
-    response = await reset(backend, reset_id, server.last_code(new_user.email), NEW_PASSWORD)
+    response = await reset(backend, reset_id, server.last_code(new_user.email).code, NEW_PASSWORD)
 
     assert "contact support" in assert_problem(response, 403, "account_locked")
 
@@ -251,7 +294,7 @@ class Records(logging.Handler):
 
 
 async def test_wrong_credentials_are_our_fault_not_the_users(
-    server: Server, web_app: App, new_user: User
+    server: CiamTestServer, web_app: RegisteredApplication, new_user: RegisteredUser
 ) -> None:
     settings = dataclasses.replace(_settings(server, web_app), client_secret="not-the-secret")
     records = Records()
@@ -269,7 +312,9 @@ async def test_wrong_credentials_are_our_fault_not_the_users(
     assert "not-the-secret" not in line
 
 
-async def test_an_unreachable_service_is_unavailable(server: Server, web_app: App) -> None:
+async def test_an_unreachable_service_is_unavailable(
+    server: CiamTestServer, web_app: RegisteredApplication
+) -> None:
     settings = dataclasses.replace(
         _settings(server, web_app), base_url=f"http://127.0.0.1:{_free_port()}", max_retries=0
     )
