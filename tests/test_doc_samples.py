@@ -253,7 +253,7 @@ TESTING_GUIDE = ROOT / "docs" / "testing.md"
     [
         pytest.param(block, id=block.where)
         for block in BLOCKS
-        if block.language in PYTHON and block.path != TESTING_GUIDE
+        if block.language in PYTHON and block.runs and block.path != TESTING_GUIDE
     ],
 )
 def test_python_sample(block: Block, docs: DocsServer) -> None:
