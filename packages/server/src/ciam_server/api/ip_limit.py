@@ -10,6 +10,9 @@ The window lives in this process's memory by default, or in Redis (``CIAM_REDIS_
 every instance and worker shares it; there the check and the record are one Lua script, so
 concurrent requests on any instances cannot take the last place twice. The address is the
 peer's, or the one a trusted proxy forwarded (see ``serve``).
+
+In memory the library's synchronous limiter is used: its checks never wait, and its asyncio
+storage would start a task and a worker thread to expire old entries at every request.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from __future__ import annotations
 import math
 import time
 
-from limits import RateLimitItemPerMinute
-from limits.aio.storage import MemoryStorage, RedisStorage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits import RateLimitItemPerMinute, WindowStats
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter as SharedMovingWindow
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter as LocalMovingWindow
 from litestar.exceptions import TooManyRequestsException
 from litestar.types import Scope
 from redis.asyncio import ConnectionPool
@@ -44,24 +49,24 @@ class IpRateLimit:
         # redis-py reads any of its forms (redis://, rediss://, unix://). Given the pool, the
         # storage takes its connections from it and its URI only names the storage.
         self._pool = None if redis_url is None else ConnectionPool.from_url(redis_url)
-        storage = (
-            MemoryStorage()
-            if self._pool is None
-            else RedisStorage(
+        self._limiter: LocalMovingWindow | SharedMovingWindow
+        if self._pool is None:
+            self._limiter = LocalMovingWindow(MemoryStorage())
+        else:
+            storage = RedisStorage(
                 "async+redis://",
                 implementation="redispy",
                 connection_pool=self._pool,  # type: ignore[arg-type]  # documented; typed narrowly
             )
-        )
-        self._limiter = MovingWindowRateLimiter(storage)
+            self._limiter = SharedMovingWindow(storage)
 
     async def admit(self, scope: Scope) -> None:
         """Admit the request and record it, or refuse it with ``429`` and when to come back."""
         client = scope.get("client")
         address = client[0] if client else "unknown"
-        if await self._limiter.hit(self.item, address):
+        if await self._hit(address):
             return
-        window = await self._limiter.get_window_stats(self.item, address)
+        window = await self._window(address)
         # The whole second after the oldest request leaves (the window still counts a request
         # exactly a minute old), and never more than the window's minute.
         seconds = math.floor(window.reset_time - time.time()) + 1
@@ -73,6 +78,16 @@ class IpRateLimit:
                 "RateLimit-Reset": str(wait),
             }
         )
+
+    async def _hit(self, address: str) -> bool:
+        if isinstance(self._limiter, LocalMovingWindow):
+            return self._limiter.hit(self.item, address)
+        return await self._limiter.hit(self.item, address)
+
+    async def _window(self, address: str) -> WindowStats:
+        if isinstance(self._limiter, LocalMovingWindow):
+            return self._limiter.get_window_stats(self.item, address)
+        return await self._limiter.get_window_stats(self.item, address)
 
     async def aclose(self) -> None:
         if self._pool is not None:
