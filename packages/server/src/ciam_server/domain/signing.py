@@ -95,20 +95,28 @@ class KeyRing:
         published for ``publish_for``."""
         while True:
             keys = await self.store.signing_keys()
-            generation = keys[0].generation + 1 if keys else 1
-            key = await asyncio.to_thread(_new_key)
-            stored = SigningKey(
-                generation=generation,
-                kid=key.kid or "",
-                public_jwk=json.dumps(key.as_dict(private=False)),
-                sealed_private_jwk=self.sealer.seal(
-                    key.kid or "", json.dumps(key.as_dict(private=True)).encode()
-                ),
-                created_at=self.clock(),
-            )
-            if await self.store.add_signing_key(stored):
-                self._loaded_at = -1e9  # read again at next use
-                return stored
+            made = await self._make(keys[0].generation + 1 if keys else 1)
+            if made is not None:
+                return made
+
+    async def _make(self, generation: int) -> SigningKey | None:
+        """Store a new key as ``generation``; None when another instance made that generation
+        first."""
+        key = await asyncio.to_thread(_new_key)
+        kid = key.kid or ""
+        stored = SigningKey(
+            generation=generation,
+            kid=kid,
+            public_jwk=json.dumps(key.as_dict(private=False)),
+            sealed_private_jwk=self.sealer.seal(
+                kid, json.dumps(key.as_dict(private=True)).encode()
+            ),
+            created_at=self.clock(),
+        )
+        if not await self.store.add_signing_key(stored):
+            return None
+        self._loaded_at = -1e9  # read again at next use
+        return stored
 
     async def _load(self) -> None:
         keys = await self.store.signing_keys()
@@ -124,7 +132,9 @@ class KeyRing:
                     "the newest signing key cannot be opened with this CIAM_SECRET_KEY; "
                     "making a new one"
                 )
-            await self.rotate()
+            # Instances starting together each try the same generation; one stores it, and
+            # all of them then sign with it.
+            await self._make(keys[0].generation + 1 if keys else 1)
             keys = await self.store.signing_keys()
             opened = self.sealer.open(keys[0].kid, keys[0].sealed_private_jwk)
             if opened is None:  # another instance with another secret key won the race
