@@ -327,13 +327,30 @@ RESET_BODY_RULES: dict[str, Any] = {
 }
 """A password and exactly one channel's triple: address, ``otp_token`` and code."""
 
+
+def _grant(name: str) -> dict[str, Any]:
+    return {"properties": {"grant_type": {"const": name}}}
+
+
+# In a form every value is a string: where the document lets a field be absent, it must never
+# suggest a null, which a form can only send as the text "null".
+_OPENID_OR_ABSENT = {"properties": {"scope": {"const": "openid"}}}
+
 TOKEN_BODY_RULES: dict[str, Any] = {
     "description": "`grant_type` `password` with `username` (an email address or phone number) "
     "and `password`; `refresh_token` with `refresh_token`; or `client_credentials` (web and "
-    "m2m applications). `scope`, if given, is `openid`. A public application names itself "
-    "with `client_id`; a confidential one authenticates with HTTP Basic or `client_secret`.",
+    "m2m applications), with no scope (absent or empty). Otherwise `scope`, if given, is "
+    "`openid`; `auth_source_id` is accepted and not needed. A public application names "
+    "itself with `client_id`; a confidential one authenticates with HTTP Basic or "
+    "`client_secret`.",
     "required": ["grant_type"],
-    "properties": {"scope": {"enum": ["openid"]}},
+    "if": _grant("password"),
+    "then": {"allOf": [_given(("username", "password")), _OPENID_OR_ABSENT]},
+    "else": {
+        "if": _grant("refresh_token"),
+        "then": {"allOf": [_given(("refresh_token",)), _OPENID_OR_ABSENT]},
+        "else": {"allOf": [_grant("client_credentials"), {"properties": {"scope": {"const": ""}}}]},
+    },
     "examples": [
         {
             "grant_type": "password",
@@ -343,16 +360,26 @@ TOKEN_BODY_RULES: dict[str, Any] = {
         }
     ],
 }
+"""A grant this server supports, with the fields it needs."""
+
 REVOKE_BODY_RULES: dict[str, Any] = {
-    "description": "`token`: a refresh token; `token_type_hint`, if given, `refresh_token`.",
+    "description": "`token`: a refresh token; `token_type_hint`, if given, `refresh_token` "
+    "(or `access_token`, which this server cannot revoke).",
     "required": ["token"],
-    "properties": {"token": _GIVEN, "token_type_hint": {"enum": ["refresh_token"]}},
+    "if": {"required": ["token"]},
+    "then": {
+        "allOf": [
+            _given(("token",)),
+            {"properties": {"token_type_hint": {"enum": ["refresh_token", "access_token"]}}},
+        ]
+    },
     "examples": [{"token": EXAMPLE_TOKEN, "token_type_hint": "refresh_token"}],
 }
 CHANGE_PASSWORD_BODY_RULES: dict[str, Any] = {
     "description": "`old_password` and `new_password`, neither empty.",
     "required": ["old_password", "new_password"],
-    "properties": {"old_password": _GIVEN, "new_password": _GIVEN},
+    "if": {"required": ["old_password"]},
+    "then": _given(("old_password", "new_password")),
     "examples": [{"old_password": "Lantern-harbour-58", "new_password": "Copper-meadow-73"}],
 }
 
