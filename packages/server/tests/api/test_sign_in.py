@@ -26,6 +26,7 @@ from .support import (
     SPA_CLIENT_ID,
     WEB_AUTH,
     assert_error,
+    last_code,
     make_settings,
 )
 
@@ -345,4 +346,103 @@ async def test_keys_survive_a_restart_and_a_rotation_keeps_the_old_key_published
     assert (
         jwt.decode(fresh, KeySet.import_key_set({"keys": published})).header["kid"]
         != (jwt.decode(access, KeySet.import_key_set({"keys": published})).header["kid"])
+    )
+
+
+async def argon2_operations(client: Client) -> float:
+    """argon2 calls the server has finished, from its metrics."""
+    for line in (await client.get("/metrics")).text.splitlines():
+        if line.startswith("ciam_argon2_operations_total "):
+            return float(line.split()[1])
+    raise AssertionError("no argon2 counter in /metrics")
+
+
+async def test_no_argon2_for_a_caller_failing_a_cheaper_check(client: Client) -> None:
+    for _ in range(3):
+        assert_error(await sign_in(client, "wrong password entirely"), 400, "invalid_grant")
+    before = await argon2_operations(client)
+
+    assert_error(
+        await client.post(
+            "/oauth2/token",
+            data={"grant_type": "password", "username": EMAIL, "password": OLD_PASSWORD},
+            headers={"Authorization": "Basic d2ViLWFwcDp3cm9uZw=="},  # web-app:wrong
+        ),
+        401,
+        "invalid_client",
+    )
+    assert_error(await sign_in(client, scope="email"), 400, "invalid_scope")
+    assert_error(await sign_in(client, username="not an address"), 400, "invalid_grant")
+    assert_error(await sign_in(client), 400, "invalid_grant")  # locked
+
+    assert await argon2_operations(client) == before
+
+
+async def test_the_per_address_limit_comes_before_any_argon2_work(
+    store: SqlStore, database_url: str, outbox: Path
+) -> None:
+    limited = make_settings(database_url, outbox, issuer=ISSUER, sign_in_ip_limit=2)
+    async with AsyncTestClient(app=create_app(limited)) as client:
+        for _ in range(2):
+            assert (await sign_in(client)).status_code == 200
+        before = await argon2_operations(client)
+
+        refused = await sign_in(client)
+
+        assert_error(refused, 429, "too_many_requests")
+        assert int(refused.headers["retry-after"]) >= 1
+        assert await argon2_operations(client) == before
+
+
+async def test_sign_ins_changes_and_locks_are_audited(client: Client, store: SqlStore) -> None:
+    access = (await tokens(client))["access_token"]
+    for _ in range(3):
+        await sign_in(client, "wrong password entirely")
+    await change(client, access, "wrong old one", NEW_PASSWORD)
+
+    actions = [(e.action.value, e.reason) for e in await store.audit_events(identifier=EMAIL)]
+
+    assert actions[::-1] == [
+        ("sign_in_succeeded", None),
+        ("sign_in_refused", "invalid_grant"),
+        ("sign_in_refused", "invalid_grant"),
+        ("sign_in_locked", None),
+        ("sign_in_refused", "invalid_grant"),
+        ("password_change_refused", "abnormal_user_status"),
+    ]
+
+
+async def test_a_reset_unlocks_and_ends_the_sessions(client: Client, outbox: Path) -> None:
+    issued = await tokens(client)
+    for _ in range(3):
+        await sign_in(client, "wrong password entirely")
+    sent = await client.post(
+        "/otp/send",
+        json={"usage": "reset_password", "email": EMAIL, "client_id": SPA_CLIENT_ID},
+        headers=JSON_HEADERS,
+    )
+    assert sent.status_code == 200, sent.text
+
+    reset = await client.post(
+        "/reset_user_password",
+        json={
+            "client_id": SPA_CLIENT_ID,
+            "email": EMAIL,
+            "email_otp_token": sent.json()["otp_token"],
+            "email_otp": last_code(outbox, EMAIL),
+            "password": NEW_PASSWORD,
+        },
+        headers=JSON_HEADERS,
+    )
+
+    assert reset.status_code == 200, reset.text
+    assert (await sign_in(client, NEW_PASSWORD)).status_code == 200
+    refreshed = await client.post(
+        "/oauth2/token",
+        data={"grant_type": "refresh_token", "refresh_token": issued["refresh_token"]},
+        headers=WEB_AUTH,
+    )
+    assert_error(refreshed, 400, "invalid_grant")
+    assert_error(
+        await client.get("/userinfo", headers=bearer(issued["access_token"])), 401, "invalid_token"
     )
