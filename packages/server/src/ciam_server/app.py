@@ -254,7 +254,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             raise ConfigurationError(PENDING_MIGRATIONS)
         try:
             await ping(engine)  # a database that cannot be opened stops the start
-            hashing.dummy_hash  # noqa: B018 - made now, not by the first sign-in of an unknown user
             async with pruning(
                 engine,
                 interval=settings.prune_interval,

@@ -10,7 +10,6 @@ queued behind minutes of hashing.
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import secrets
 import sys
@@ -95,6 +94,7 @@ class PasswordHashing:
         self._booked = 0  # room held by bookings for calls not submitted yet
         self.operations = 0
         """argon2 calls finished since start."""
+        self._dummy_hash: str | None = None
         self._hasher = argon2.PasswordHasher(
             time_cost=parameters.time_cost,
             memory_cost=parameters.memory_cost_kib,
@@ -198,11 +198,14 @@ class PasswordHashing:
             if hash_place_held:  # the new hash was not made
                 self._pending -= 1
 
-    @functools.cached_property
-    def dummy_hash(self) -> str:
-        """A hash of a random password, made once with these parameters: checking a password
-        for an unknown user against it costs what checking a real one does."""
-        return self._hasher.hash(secrets.token_urlsafe(32))
+    async def dummy_hash(self) -> str:
+        """A hash of a random password with these parameters, made in the pool at the first
+        call: checking a password for an unknown user against it costs what checking a real
+        one does. Made on demand, not at start, so that a server that signs nobody in never
+        runs argon2 for it."""
+        if self._dummy_hash is None:
+            self._dummy_hash = await self.hash(secrets.token_urlsafe(32))
+        return self._dummy_hash
 
     def close(self) -> None:
         """Stop the pool's threads once the work in hand is done."""

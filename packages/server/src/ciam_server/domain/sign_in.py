@@ -178,12 +178,15 @@ class TokenEndpoint:
             attempt = await self.store.count_sign_in_attempt(key, self.limits, self.clock())
             if attempt is SignInAttempt.LOCKED:
                 raise FlowError(ErrorCode.INVALID_GRANT, LOCKED)
+            # Awaited whether or not an account has the username: the first attempt of the
+            # process makes it, whoever it names.
+            dummy_hash = await self.hashing.dummy_hash()
             user = await self.store.find_user(channel, identifier)
             matches = await self.hashing.verify(
-                self.hashing.dummy_hash if user is None else user.password_hash,
-                password,
-                booking=booking,
+                dummy_hash if user is None else user.password_hash, password, booking=booking
             )
+        except HashingBusyError:
+            raise busy() from None
         finally:
             booking.release()
         if user is None or not matches:
