@@ -78,6 +78,7 @@ NO_LIMITS = {
     "CIAM_OTP_SEND_INTERVAL": "0",
     "CIAM_OTP_DAILY_LIMIT": "0",
     "CIAM_IP_RATE_LIMIT": "0",
+    "CIAM_SIGN_IN_IP_LIMIT": "0",
 }
 
 

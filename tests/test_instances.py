@@ -570,3 +570,89 @@ async def test_an_idempotency_key_raced_through_both_instances_runs_once(
         assert busy.json()["error"] == "idempotency_key_in_use"
         assert busy.headers["Retry-After"] == "1"
     assert sum(len(instance.messages(user.email)) for instance in instances) == 1
+
+
+# --- signing in across instances ---------------------------------------------------------------
+
+ISSUER = "https://id.example.test"
+
+
+@pytest.fixture(scope="module")
+def issuers(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str, database_url: str
+) -> Iterator[list[Server]]:
+    """Two instances with one issuer URL, as behind one load balancer; 3 failures lock."""
+    settings = {
+        "CIAM_DATABASE_URL": database_url,
+        "CIAM_REDIS_URL": redis_url,
+        "CIAM_ISSUER": ISSUER,
+        "CIAM_SIGN_IN_MAX_FAILURES": "3",
+        "CIAM_SIGN_IN_IP_LIMIT": "0",
+    }
+    with started_together(tmp_path_factory, "issuer", settings) as started:
+        yield started
+
+
+def _sign_in(instance: Server, app: App, user: User, password: str | None = None) -> httpx.Response:
+    assert app.client_secret is not None
+    with http_from() as http:
+        return http.post(
+            f"{instance.base_url}/oauth2/token",
+            data={
+                "grant_type": "password",
+                "username": user.email,
+                "password": password or user.password,
+                "scope": "openid",
+            },
+            auth=(app.client_id, app.client_secret),
+        )
+
+
+def _refresh(instance: Server, app: App, refresh_token: str) -> httpx.Response:
+    assert app.client_secret is not None
+    with http_from() as http:
+        return http.post(
+            f"{instance.base_url}/oauth2/token",
+            data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+            auth=(app.client_id, app.client_secret),
+        )
+
+
+def test_instances_share_the_signing_keys_and_the_sessions(issuers: list[Server]) -> None:
+    a, b = issuers
+    app = a.create_app("web")
+    user = a.create_user()
+    with ThreadPoolExecutor(max_workers=2) as pool:  # both may be the first to need a key
+        first, second = pool.map(lambda instance: _sign_in(instance, app, user), issuers)
+    assert (first.status_code, second.status_code) == (200, 200), (first.text, second.text)
+
+    with http_from() as http:
+        jwks = [http.get(f"{i.base_url}/.well-known/jwks.json").json() for i in issuers]
+        assert jwks[0] == jwks[1]
+        for token, other in ((first, b), (second, a)):
+            userinfo = http.get(
+                f"{other.base_url}/userinfo",
+                headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+            )
+            assert userinfo.status_code == 200, userinfo.text
+            assert userinfo.json()["email"] == user.email
+
+    rotated = _refresh(b, app, first.json()["refresh_token"])
+    assert rotated.status_code == 200, rotated.text
+    reused = _refresh(a, app, first.json()["refresh_token"])
+    assert (reused.status_code, reused.json()["error"]) == (400, "invalid_grant")
+    ended = _refresh(a, app, rotated.json()["refresh_token"])
+    assert (ended.status_code, ended.json()["error"]) == (400, "invalid_grant")
+
+
+def test_a_lock_made_through_one_instance_holds_on_the_other(issuers: list[Server]) -> None:
+    a, b = issuers
+    app = a.create_app("web")
+    user = a.create_user()
+    for _ in range(3):
+        assert _sign_in(a, app, user, "not the password at all").status_code == 400
+
+    locked = _sign_in(b, app, user)
+
+    assert locked.status_code == 400
+    assert locked.json() == {"error": "invalid_grant", "error_description": "User is locked."}

@@ -19,8 +19,9 @@ from ciam_server.api.cors import cors_config
 from ciam_server.api.errors import EXCEPTION_HANDLERS, error_response
 from ciam_server.api.hooks import RequestHooks
 from ciam_server.api.idempotency import Idempotency
-from ciam_server.api.ip_limit import IpRateLimit
+from ciam_server.api.ip_limit import SIGN_IN_NAMESPACE, IpRateLimit
 from ciam_server.api.metrics import MeteredSender, Metrics, RequestMetrics, metrics_handler
+from ciam_server.api.oauth import OAuthServices, oauth_routers
 from ciam_server.api.openapi import openapi_config
 from ciam_server.api.reset_page import reset_page_router
 from ciam_server.api.routes import (
@@ -36,6 +37,7 @@ from ciam_server.delivery.router import ChannelSender, UnavailableSender
 from ciam_server.delivery.sms_webhook import SmsWebhookSender
 from ciam_server.delivery.smtp import SmtpSender
 from ciam_server.domain.audit import Auditor
+from ciam_server.domain.change_password import ChangePassword
 from ciam_server.domain.clients import CachedApplications
 from ciam_server.domain.models import Channel
 from ciam_server.domain.otp import ChallengeHasher
@@ -44,6 +46,9 @@ from ciam_server.domain.policy import PasswordPolicy
 from ciam_server.domain.ports import Sender
 from ciam_server.domain.reset_password import ResetPassword
 from ciam_server.domain.send_otp import SendOtp
+from ciam_server.domain.sign_in import TokenEndpoint
+from ciam_server.domain.signing import KEY_RELOAD_INTERVAL, KeyRing, KeySealer
+from ciam_server.domain.tokens import Tokens
 from ciam_server.logs import configure_logging
 from ciam_server.store import SqlStore, create_engine, pending_migrations, ping
 from ciam_server.store.prune import pruning
@@ -128,6 +133,19 @@ def readyz_handler(engine: AsyncEngine) -> HTTPRouteHandler:
     return readyz
 
 
+def key_ring(
+    settings: Settings, store: SqlStore, secret_key: bytes, clock: Callable[[], datetime]
+) -> KeyRing:
+    """The signing keys in ``store``. A replaced key stays published while tokens it signed
+    may be live: an access or ID token's lifetime, plus the time instances take to notice."""
+    return KeyRing(
+        store=store,
+        sealer=KeySealer(secret_key),
+        publish_for=timedelta(seconds=settings.access_token_ttl) + 2 * KEY_RELOAD_INTERVAL,
+        clock=clock,
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -171,24 +189,65 @@ def create_app(
         clock=clock,
         auditor=auditor,
     )
+    policy = PasswordPolicy(
+        min_length=settings.password_min_length, max_length=settings.password_max_length
+    )
     reset_password_flow = ResetPassword(
         store=store,
         sender=sender,
         hasher=hasher,
         hashing=hashing,
-        policy=PasswordPolicy(
-            min_length=settings.password_min_length, max_length=settings.password_max_length
-        ),
+        policy=policy,
         settings=settings.otp,
         history_depth=settings.password_history,
         clock=clock,
         auditor=auditor,
     )
 
-    services = ApiServices(
-        applications=CachedApplications(
-            store, ttl=timedelta(seconds=settings.application_cache_ttl)
+    keys = key_ring(settings, store, secret_key, clock)
+    tokens = Tokens(
+        keys=keys,
+        access_token_ttl=timedelta(seconds=settings.access_token_ttl),
+        clock=clock,
+    )
+    sign_in_limit = (
+        IpRateLimit(settings.sign_in_ip_limit, settings.redis_url, namespace=SIGN_IN_NAMESPACE)
+        if settings.sign_in_ip_limit
+        else None
+    )
+    applications = CachedApplications(store, ttl=timedelta(seconds=settings.application_cache_ttl))
+    oauth = OAuthServices(
+        applications=applications,
+        token_endpoint=TokenEndpoint(
+            store=store,
+            tokens=tokens,
+            hashing=hashing,
+            hasher=hasher,
+            limits=settings.sign_in_limits,
+            refresh_token_ttl=timedelta(seconds=settings.refresh_token_ttl),
+            address_limit=sign_in_limit,
+            clock=clock,
+            auditor=auditor,
         ),
+        change_password=ChangePassword(
+            store=store,
+            tokens=tokens,
+            sender=sender,
+            hashing=hashing,
+            policy=policy,
+            limits=settings.sign_in_limits,
+            history_depth=settings.password_history,
+            clock=clock,
+            auditor=auditor,
+        ),
+        keys=keys,
+        idempotency=idempotency,
+        locales=locales,
+        issuer=settings.issuer,
+    )
+
+    services = ApiServices(
+        applications=applications,
         send_otp=send_otp_flow,
         reset_password=reset_password_flow,
         idempotency=idempotency,
@@ -219,6 +278,8 @@ def create_app(
                 await delivery.aclose()
             if ip_limit is not None:
                 await ip_limit.aclose()
+            if sign_in_limit is not None:
+                await sign_in_limit.aclose()
             metrics.close()
             hashing.close()
             await engine.dispose()
@@ -226,6 +287,7 @@ def create_app(
     return Litestar(
         route_handlers=[
             api_router(services),
+            *oauth_routers(oauth),
             healthz,
             readyz_handler(engine),
             metrics_handler(metrics),

@@ -282,6 +282,33 @@ async def db_prune() -> None:
     _print(dataclasses.asdict(counts))
 
 
+# --- keys --------------------------------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """The keys that sign tokens."""
+
+
+@keys.command("rotate")
+@_run
+async def keys_rotate() -> None:
+    """Make a new signing key; running servers sign with it within a minute, and the previous
+    key stays in the JWKS until the tokens it signed have expired."""
+    from ciam_server.app import key_ring, utc_now  # noqa: PLC0415 - it imports the web framework
+
+    settings = _settings()
+    if settings.secret_key is None:
+        _fail("CIAM_SECRET_KEY is required: the new key is sealed with it, as the servers' are.")
+
+    async def rotate(store: SqlStore) -> str:
+        made = await key_ring(settings, store, settings.secret_key_bytes(), utc_now).rotate()
+        return made.kid
+
+    kid = await _with_store(settings, rotate)
+    _print({"kid": kid})
+
+
 # --- apps --------------------------------------------------------------------------------------
 
 

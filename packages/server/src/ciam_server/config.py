@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ciam_server.delivery.smtp import SmtpSecurity
+from ciam_server.domain.models import SignInLimits
 from ciam_server.domain.passwords import Argon2Parameters
 from ciam_server.domain.send_otp import OtpSettings, UnknownAccountDelivery
 from ciam_server.logs import LogFormat
@@ -97,6 +98,14 @@ class Settings(BaseSettings):
 
     max_body_size: PositiveInt = 16 * 1024
 
+    issuer: str | None = None
+    access_token_ttl: PositiveInt = 300
+    refresh_token_ttl: PositiveInt = 30 * 24 * 3600
+    sign_in_max_failures: PositiveInt = 5
+    sign_in_failure_window: PositiveInt = 900
+    sign_in_lock_seconds: PositiveInt = 900
+    sign_in_ip_limit: NonNegativeInt = 30
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.otp_code_ttl > self.otp_token_ttl:
@@ -153,6 +162,20 @@ class Settings(BaseSettings):
             send_interval=timedelta(seconds=self.otp_send_interval),
             failure_window=timedelta(seconds=self.otp_failure_window),
             audit_events=timedelta(days=self.audit_retention_days),
+        )
+
+    def secret_key_bytes(self) -> bytes:
+        """``CIAM_SECRET_KEY`` as bytes; it must be set."""
+        if self.secret_key is None:
+            raise ConfigurationError("CIAM_SECRET_KEY is not set.")
+        return self.secret_key.get_secret_value().encode()
+
+    @property
+    def sign_in_limits(self) -> SignInLimits:
+        return SignInLimits(
+            max_failures=self.sign_in_max_failures,
+            failure_window=timedelta(seconds=self.sign_in_failure_window),
+            lock_duration=timedelta(seconds=self.sign_in_lock_seconds),
         )
 
     @property

@@ -16,10 +16,17 @@ from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
 from ciam_server.api.openapi import (
+    CHANGE_PASSWORD_BODY_RULES,
+    CHANGE_PASSWORD_ERRORS,
     OTP_SEND_BODY_RULES,
     OTP_SEND_ERRORS,
     RESET_BODY_RULES,
     RESET_ERRORS,
+    REVOKE_BODY_RULES,
+    REVOKE_ERRORS,
+    TOKEN_BODY_RULES,
+    TOKEN_ERRORS,
+    USERINFO_ERRORS,
 )
 from ciam_shared import (
     ERROR_CONTENT_TYPE,
@@ -34,6 +41,14 @@ from .support import EMAIL, SPA_CLIENT_ID, WEB_AUTH
 Client = AsyncTestClient[Litestar]
 
 ENDPOINTS = [("/otp/send", OTP_SEND_ERRORS), ("/reset_user_password", RESET_ERRORS)]
+OPERATIONS = [
+    *((path, "post", codes) for path, codes in ENDPOINTS),
+    ("/oauth2/token", "post", TOKEN_ERRORS),
+    ("/oauth2/revoke", "post", REVOKE_ERRORS),
+    ("/change_user_password", "post", CHANGE_PASSWORD_ERRORS),
+    ("/userinfo", "get", USERINFO_ERRORS),
+]
+"""Every operation that answers errors, with the codes it documents."""
 
 
 @pytest.fixture
@@ -55,11 +70,11 @@ def resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     return resolved
 
 
-@pytest.mark.parametrize(("path", "codes"), ENDPOINTS)
+@pytest.mark.parametrize(("path", "method", "codes"), OPERATIONS)
 def test_every_code_is_an_example_under_its_registry_status(
-    document: dict[str, Any], path: str, codes: tuple[ErrorCode, ...]
+    document: dict[str, Any], path: str, method: str, codes: tuple[ErrorCode, ...]
 ) -> None:
-    responses = document["paths"][path]["post"]["responses"]
+    responses = document["paths"][path][method]["responses"]
     for code in codes:
         response = responses.get(str(status_of(code)))
         assert response is not None, f"{path}: no {status_of(code)} response for {code}"
@@ -69,11 +84,11 @@ def test_every_code_is_an_example_under_its_registry_status(
         assert f"`{code.value}`" in response["description"]
 
 
-@pytest.mark.parametrize(("path", "codes"), ENDPOINTS)
+@pytest.mark.parametrize(("path", "method", "codes"), OPERATIONS)
 def test_no_code_is_documented_under_another_status(
-    document: dict[str, Any], path: str, codes: tuple[ErrorCode, ...]
+    document: dict[str, Any], path: str, method: str, codes: tuple[ErrorCode, ...]
 ) -> None:
-    responses = document["paths"][path]["post"]["responses"]
+    responses = document["paths"][path][method]["responses"]
     documented = {
         (int(status), example)
         for status, response in responses.items()
@@ -83,11 +98,11 @@ def test_no_code_is_documented_under_another_status(
     assert documented == {(status_of(code), code.value) for code in codes}
 
 
-@pytest.mark.parametrize(("path", "codes"), ENDPOINTS)
+@pytest.mark.parametrize(("path", "method", "codes"), OPERATIONS)
 def test_error_responses_have_the_error_body_schema(
-    document: dict[str, Any], path: str, codes: tuple[ErrorCode, ...]
+    document: dict[str, Any], path: str, method: str, codes: tuple[ErrorCode, ...]
 ) -> None:
-    responses = document["paths"][path]["post"]["responses"]
+    responses = document["paths"][path][method]["responses"]
     error_statuses = {str(status_of(code)) for code in codes}
     for status in error_statuses:
         content = responses[status]["content"]
@@ -103,6 +118,18 @@ def test_the_success_responses_are_documented(document: dict[str, Any]) -> None:
     schema = resolve(document, send["content"]["application/json"]["schema"])
     assert set(schema["properties"]) == {"otp_token", "expires_in"}
     assert "200" in document["paths"]["/reset_user_password"]["post"]["responses"]
+
+
+def test_the_bearer_calls_name_the_bearer_scheme(document: dict[str, Any]) -> None:
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert document["paths"]["/change_user_password"]["post"]["security"] == [{"bearer": []}]
+    assert document["paths"]["/userinfo"]["get"]["security"] == [{"bearer": []}]
+
+
+def test_the_token_calls_take_a_form(document: dict[str, Any]) -> None:
+    for path in ("/oauth2/token", "/oauth2/revoke"):
+        content = document["paths"][path]["post"]["requestBody"]["content"]
+        assert list(content) == ["application/x-www-form-urlencoded"], path
 
 
 def test_the_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
@@ -217,6 +244,9 @@ def test_the_only_schema_examples_are_the_request_bodies_written_for_them(
     assert found == {
         "#/components/schemas/OtpSendRequest": OTP_SEND_BODY_RULES["examples"],
         "#/components/schemas/ResetUserPasswordRequest": RESET_BODY_RULES["examples"],
+        "#/components/schemas/TokenRequest": TOKEN_BODY_RULES["examples"],
+        "#/components/schemas/RevokeRequest": REVOKE_BODY_RULES["examples"],
+        "#/components/schemas/ChangeUserPasswordRequest": CHANGE_PASSWORD_BODY_RULES["examples"],
     }
 
 

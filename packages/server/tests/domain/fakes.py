@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import fields, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -46,6 +46,8 @@ class FakeStore:
         self.audit_log = audit_log
         self.applications: dict[str, Application] = {}
         self.users: dict[int, User] = {}
+        self.unlocked: list[str] = []
+        """The usernames whose sign-in failures completed resets cleared."""
         self.history: dict[int, list[str]] = {}  # newest first
         self.challenges: dict[int, Challenge] = {}
 
@@ -232,6 +234,7 @@ class FakeStore:
         new_password_hash: str,
         history_depth: int,
         now: datetime,
+        unlock: Collection[str] = (),
     ) -> bool:
         await asyncio.sleep(0)
         challenge = self.challenges[challenge_id]
@@ -245,6 +248,7 @@ class FakeStore:
             credential_version=user.credential_version + 1,
         )
         self.history[user_id] = [new_password_hash, *self.history[user_id]][:history_depth]
+        self.unlocked.extend(unlock)
         return True
 
 

@@ -283,6 +283,38 @@ async def test_a_released_booking_gives_its_room_back(
     assert small_pool.has_room(3)
 
 
+async def test_verifications_with_a_booking_use_its_room(small_pool: PasswordHashing) -> None:
+    password_hash = await small_pool.hash("right")
+    booking = small_pool.book(3)
+    with pytest.raises(HashingBusyError):
+        await small_pool.verify(password_hash, "unbooked")
+
+    checks = [
+        await small_pool.verify(password_hash, "right", booking=booking),
+        await small_pool.verify(password_hash, "wrong", booking=booking),
+    ]
+    new_hash = await small_pool.hash_unless_reused([], "y", booking=booking)
+
+    assert checks == [True, False]
+    assert new_hash is not None
+    assert small_pool.has_room(3)  # every booked call made, the booking spent
+
+
+async def test_a_booking_spent_cannot_verify_again(small_pool: PasswordHashing) -> None:
+    booking = small_pool.book(1)
+    await small_pool.verify("not a hash", "x", booking=booking)
+    with pytest.raises(ValueError, match="do not fit"):
+        await small_pool.verify("not a hash", "x", booking=booking)
+
+
+async def test_the_dummy_hash_is_made_once_in_the_pool(small_pool: PasswordHashing) -> None:
+    first = await small_pool.dummy_hash()
+
+    assert await small_pool.dummy_hash() == first
+    assert small_pool.operations == 1
+    assert not await small_pool.verify(first, "")
+
+
 async def test_more_calls_than_booked_are_refused(small_pool: PasswordHashing) -> None:
     booking = small_pool.book(2)
     with pytest.raises(ValueError, match="do not fit"):

@@ -76,6 +76,17 @@ async def test_a_reset_records_the_new_password_in_the_history(
     ]
 
 
+async def test_a_reset_unlocks_every_username_of_the_user(world: World, channel: Channel) -> None:
+    issued = await world.send(channel)
+
+    await world.reset(channel, issued)
+
+    assert world.store.unlocked == [
+        f"email:{world.alice.email}",
+        f"sms:{world.alice.phone_number}",
+    ]
+
+
 async def test_a_reset_tells_the_account_holder(world: World, channel: Channel) -> None:
     issued = await world.send(channel)
 

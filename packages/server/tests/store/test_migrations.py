@@ -32,7 +32,11 @@ TABLES = {
     "otp_challenges",
     "idempotency_keys",
     "audit_events",
+    "signing_keys",
+    "refresh_tokens",
+    "sign_in_failures",
 }
+SIGN_IN_TABLES = {"signing_keys", "refresh_tokens", "sign_in_failures"}
 
 
 async def _table_names(url: str) -> set[str]:
@@ -203,7 +207,7 @@ async def test_downgrade_to_0001_keeps_the_data(migrated_url: str) -> None:
 
     assert await pending_migrations(migrated_url)
     assert await _table_names(migrated_url) == {
-        *TABLES - {"idempotency_keys", "audit_events"},
+        *TABLES - {"idempotency_keys", "audit_events"} - SIGN_IN_TABLES,
         "alembic_version",
     }
     assert await _columns(migrated_url, "applications") == {
@@ -338,7 +342,10 @@ async def test_downgrade_to_0002_keeps_the_data(migrated_url: str) -> None:
     await _migrate(migrated_url, "downgrade", "0002")
 
     assert await pending_migrations(migrated_url)
-    assert await _table_names(migrated_url) == {*TABLES - {"audit_events"}, "alembic_version"}
+    assert await _table_names(migrated_url) == {
+        *TABLES - {"audit_events"} - SIGN_IN_TABLES,
+        "alembic_version",
+    }
     engine = create_engine(migrated_url)
     try:
         await _assert_0002_data(SqlStore(engine))
@@ -419,6 +426,45 @@ async def test_downgrade_to_0003_drops_the_index_and_keeps_the_data(migrated_url
 
     assert await pending_migrations(migrated_url)
     assert "ix_otp_challenges_created_at" not in await _indexes(migrated_url, "otp_challenges")
+    engine = create_engine(migrated_url)
+    try:
+        await _assert_0002_data(SqlStore(engine))
+    finally:
+        await engine.dispose()
+    await upgrade(migrated_url)
+    assert not await pending_migrations(migrated_url)
+
+
+async def test_upgrade_to_0005_adds_the_sign_in_tables_and_keeps_the_data(blank_url: str) -> None:
+    await _migrate(blank_url, "upgrade", "0004")
+    await _fill_0002(blank_url)
+    assert not SIGN_IN_TABLES & await _table_names(blank_url)
+
+    await upgrade(blank_url)
+
+    assert not await pending_migrations(blank_url)
+    assert await _table_names(blank_url) >= SIGN_IN_TABLES
+    assert {"ix_refresh_tokens_family", "ix_refresh_tokens_expires_at"} <= await _indexes(
+        blank_url, "refresh_tokens"
+    )
+    engine = create_engine(blank_url)
+    try:
+        await _assert_0002_data(SqlStore(engine))
+    finally:
+        await engine.dispose()
+
+
+async def test_downgrade_to_0004_drops_the_sign_in_tables_and_keeps_the_data(
+    migrated_url: str,
+) -> None:
+    await _migrate(migrated_url, "downgrade", "0004")
+    await _fill_0002(migrated_url)
+    await upgrade(migrated_url)
+
+    await _migrate(migrated_url, "downgrade", "0004")
+
+    assert await pending_migrations(migrated_url)
+    assert not SIGN_IN_TABLES & await _table_names(migrated_url)
     engine = create_engine(migrated_url)
     try:
         await _assert_0002_data(SqlStore(engine))

@@ -43,6 +43,8 @@ def error_response(
     all_headers = dict(headers or {})
     if code is ErrorCode.INVALID_CLIENT:
         all_headers["WWW-Authenticate"] = 'Basic realm="ciam"'
+    if code is ErrorCode.INVALID_TOKEN:
+        all_headers["WWW-Authenticate"] = _bearer_challenge(code, description)
     return Response(
         content=msgspec.json.encode(
             ErrorBody(error=code.value, error_description=description or ERROR_SPECS[code].meaning)
@@ -53,8 +55,26 @@ def error_response(
     )
 
 
+class BearerTokenMissingError(FlowError):
+    """A call that needs a bearer access token came without one (RFC 6750 §3.1)."""
+
+    def __init__(self) -> None:
+        super().__init__(ErrorCode.INVALID_REQUEST, "Bearer token not found in the request")
+
+
+def _bearer_challenge(code: ErrorCode, description: str | None) -> str:
+    """The ``WWW-Authenticate: Bearer`` challenge of RFC 6750 §3; descriptions are the
+    server's own sentences, without quotes or backslashes."""
+    challenge = f'Bearer error="{code.value}"'
+    if description:
+        challenge += f', error_description="{description}"'
+    return challenge
+
+
 def flow_error_response(exc: FlowError) -> Response[bytes]:
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else {}
+    if isinstance(exc, BearerTokenMissingError):
+        headers["WWW-Authenticate"] = _bearer_challenge(exc.code, exc.description)
     return error_response(exc.code, exc.description, headers=headers)
 
 

@@ -37,13 +37,20 @@ NAMESPACE = "ciam-ip"
 the ``LIMITS:`` prefix of the ``limits`` library)."""
 
 
+SIGN_IN_NAMESPACE = "ciam-sign-in"
+"""The namespace of the per-address limit on password sign-ins (``CIAM_SIGN_IN_IP_LIMIT``),
+which the password grant checks before any argon2 work."""
+
+
 class IpRateLimit:
     """The limit: ``limit`` requests a minute from each address, counted in this process or,
     given ``redis_url``, in that Redis. Checked by the app's ``before_request`` hook
     (:mod:`ciam_server.api.hooks`) on the routes marked :data:`IP_LIMITED`."""
 
-    def __init__(self, limit: int, redis_url: str | None = None) -> None:
-        self.item = RateLimitItemPerMinute(limit, namespace=NAMESPACE)
+    def __init__(
+        self, limit: int, redis_url: str | None = None, *, namespace: str = NAMESPACE
+    ) -> None:
+        self.item = RateLimitItemPerMinute(limit, namespace=namespace)
         # redis-py, already the server's Redis client, rather than coredis, the limits library's
         # default: one client library, and the connections are made from CIAM_REDIS_URL as
         # redis-py reads any of its forms (redis://, rediss://, unix://). Given the pool, the
@@ -60,17 +67,23 @@ class IpRateLimit:
             )
             self._limiter = SharedMovingWindow(storage)
 
-    async def admit(self, scope: Scope) -> None:
-        """Admit the request and record it, or refuse it with ``429`` and when to come back."""
-        client = scope.get("client")
-        address = client[0] if client else "unknown"
+    async def retry_after(self, address: str) -> int | None:
+        """Admit a request from ``address`` and record it (None), or tell in how many seconds
+        one will be admitted."""
         if await self._hit(address):
-            return
+            return None
         window = await self._window(address)
         # The whole second after the oldest request leaves (the window still counts a request
         # exactly a minute old), and never more than the window's minute.
         seconds = math.floor(window.reset_time - time.time()) + 1
-        wait = min(max(1, seconds), self.item.get_expiry())
+        return min(max(1, seconds), self.item.get_expiry())
+
+    async def admit(self, scope: Scope) -> None:
+        """Admit the request and record it, or refuse it with ``429`` and when to come back."""
+        client = scope.get("client")
+        wait = await self.retry_after(client[0] if client else "unknown")
+        if wait is None:
+            return
         raise TooManyRequestsException(
             headers={
                 "RateLimit-Limit": str(self.item.amount),

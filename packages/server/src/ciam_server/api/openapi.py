@@ -35,7 +35,9 @@ from ciam_shared import (
     ErrorBody,
     ErrorCode,
     OtpSendResponse,
+    TokenResponse,
     Usage,
+    UserInfo,
 )
 
 # Errors any POST endpoint can answer, whatever its flow.
@@ -77,6 +79,53 @@ RESET_ERRORS = (
     ErrorCode.INVALID_NEW_PASSWORD,
     ErrorCode.RECURRENT_PASSWORD,
     ErrorCode.TEMPORARILY_UNAVAILABLE,
+)
+
+TOKEN_ERRORS = (
+    ErrorCode.INVALID_REQUEST,
+    ErrorCode.INVALID_CLIENT,
+    ErrorCode.UNAUTHORIZED_CLIENT,
+    ErrorCode.INVALID_GRANT,
+    ErrorCode.UNSUPPORTED_GRANT_TYPE,
+    ErrorCode.INVALID_SCOPE,
+    ErrorCode.REQUEST_TOO_LARGE,
+    ErrorCode.TOO_MANY_REQUESTS,
+    ErrorCode.TEMPORARILY_UNAVAILABLE,
+    ErrorCode.SERVER_ERROR,
+)
+
+REVOKE_ERRORS = (
+    ErrorCode.INVALID_REQUEST,
+    ErrorCode.INVALID_CLIENT,
+    ErrorCode.UNSUPPORTED_TOKEN_TYPE,
+    ErrorCode.REQUEST_TOO_LARGE,
+    ErrorCode.TOO_MANY_REQUESTS,
+    ErrorCode.SERVER_ERROR,
+)
+
+CHANGE_PASSWORD_ERRORS = (
+    ErrorCode.INVALID_REQUEST,
+    ErrorCode.INVALID_TOKEN,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    ErrorCode.REQUEST_TOO_LARGE,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED,
+    ErrorCode.IDEMPOTENCY_KEY_IN_USE,
+    ErrorCode.TOO_MANY_REQUESTS,
+    ErrorCode.SERVER_ERROR,
+    ErrorCode.WRONG_OLD_PASSWORD,
+    ErrorCode.DUPLICATE_PASSWORD,
+    ErrorCode.RECURRENT_PASSWORD,
+    ErrorCode.INVALID_NEW_PASSWORD,
+    ErrorCode.USER_NOT_FOUND,
+    ErrorCode.ABNORMAL_USER_STATUS,
+    ErrorCode.TEMPORARILY_UNAVAILABLE,
+)
+
+USERINFO_ERRORS = (
+    ErrorCode.INVALID_REQUEST,
+    ErrorCode.INVALID_TOKEN,
+    ErrorCode.TOO_MANY_REQUESTS,
+    ErrorCode.SERVER_ERROR,
 )
 
 
@@ -132,6 +181,60 @@ OTP_SEND_SUCCESS = ResponseSpec(
 )
 RESET_SUCCESS = ResponseSpec(
     None, generate_examples=False, description="The password is reset; the body is empty."
+)
+EXAMPLE_JWT = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiSldUIn0.e30.c2lnbmF0dXJl"
+"""A JWT's shape (three base64url parts), made up for the document."""
+TOKEN_SUCCESS = ResponseSpec(
+    TokenResponse,
+    generate_examples=False,
+    description="The tokens (RFC 6749 §5.1). `access_token` and `id_token` are RS256 JWTs "
+    "that the keys at the JWKS verify; `refresh_token` is opaque and replaced at each use.",
+    examples=[
+        KeyedExample(
+            id="signed_in",
+            summary="Signed in with the openid scope",
+            value={
+                "access_token": EXAMPLE_JWT,
+                "token_type": "Bearer",
+                "expires_in": 300,
+                "scope": "openid",
+                "refresh_token": EXAMPLE_TOKEN,
+                "id_token": EXAMPLE_JWT,
+            },
+        )
+    ],
+)
+REVOKE_SUCCESS = ResponseSpec(
+    None,
+    generate_examples=False,
+    description="The token is revoked, or was not one this application holds; the body is empty.",
+)
+CHANGE_PASSWORD_SUCCESS = ResponseSpec(
+    None,
+    generate_examples=False,
+    description="The password is changed and every earlier session ended; the body is empty.",
+)
+USERINFO_SUCCESS = ResponseSpec(
+    UserInfo,
+    generate_examples=False,
+    description="The user's claims.",
+    examples=[
+        KeyedExample(
+            id="user",
+            summary="A user with an email address",
+            value={"sub": "42", "email": "alice@example.com"},
+        )
+    ],
+)
+DISCOVERY_SUCCESS = ResponseSpec(
+    dict[str, Any],
+    generate_examples=False,
+    description="OpenID Connect Discovery 1.0 provider metadata.",
+)
+JWKS_SUCCESS = ResponseSpec(
+    dict[str, Any],
+    generate_examples=False,
+    description="The public keys (RFC 7517 JWK Set); during a key rotation, more than one.",
 )
 
 
@@ -224,6 +327,62 @@ RESET_BODY_RULES: dict[str, Any] = {
 }
 """A password and exactly one channel's triple: address, ``otp_token`` and code."""
 
+
+def _grant(name: str) -> dict[str, Any]:
+    return {"properties": {"grant_type": {"const": name}}}
+
+
+# In a form every value is a string: where the document lets a field be absent, it must never
+# suggest a null, which a form can only send as the text "null".
+_OPENID_OR_ABSENT = {"properties": {"scope": {"const": "openid"}}}
+
+TOKEN_BODY_RULES: dict[str, Any] = {
+    "description": "`grant_type` `password` with `username` (an email address or phone number) "
+    "and `password`; `refresh_token` with `refresh_token`; or `client_credentials` (web and "
+    "m2m applications), with no scope (absent or empty). Otherwise `scope`, if given, is "
+    "`openid`; `auth_source_id` is accepted and not needed. A public application names "
+    "itself with `client_id`; a confidential one authenticates with HTTP Basic or "
+    "`client_secret`.",
+    "required": ["grant_type"],
+    "if": _grant("password"),
+    "then": {"allOf": [_given(("username", "password")), _OPENID_OR_ABSENT]},
+    "else": {
+        "if": _grant("refresh_token"),
+        "then": {"allOf": [_given(("refresh_token",)), _OPENID_OR_ABSENT]},
+        "else": {"allOf": [_grant("client_credentials"), {"properties": {"scope": {"const": ""}}}]},
+    },
+    "examples": [
+        {
+            "grant_type": "password",
+            "username": "alice@example.com",
+            "password": "Lantern-harbour-58",
+            "scope": "openid",
+        }
+    ],
+}
+"""A grant this server supports, with the fields it needs."""
+
+REVOKE_BODY_RULES: dict[str, Any] = {
+    "description": "`token`: a refresh token; `token_type_hint`, if given, `refresh_token` "
+    "(or `access_token`, which this server cannot revoke).",
+    "required": ["token"],
+    "if": {"required": ["token"]},
+    "then": {
+        "allOf": [
+            _given(("token",)),
+            {"properties": {"token_type_hint": {"enum": ["refresh_token", "access_token"]}}},
+        ]
+    },
+    "examples": [{"token": EXAMPLE_TOKEN, "token_type_hint": "refresh_token"}],
+}
+CHANGE_PASSWORD_BODY_RULES: dict[str, Any] = {
+    "description": "`old_password` and `new_password`, neither empty.",
+    "required": ["old_password", "new_password"],
+    "if": {"required": ["old_password"]},
+    "then": _given(("old_password", "new_password")),
+    "examples": [{"old_password": "Lantern-harbour-58", "new_password": "Copper-meadow-73"}],
+}
+
 IDEMPOTENCY_KEY_SCHEMA: dict[str, Any] = {
     "one_of": None,
     "type": OpenAPIType.STRING,
@@ -240,7 +399,8 @@ _REQUEST_ID = OpenAPIHeader(
 _WWW_AUTHENTICATE = OpenAPIHeader(
     schema=Schema(type=OpenAPIType.STRING),
     required=True,
-    description="The authentication scheme the client must use: Basic.",
+    description="The authentication scheme to use: Basic (client authentication), or Bearer "
+    'with `error="invalid_token"` (an access token, RFC 6750 §3).',
 )
 
 
@@ -283,6 +443,21 @@ class DocumentedOperation(Operation):
                 response.headers = {**(response.headers or {}), **response_headers(int(status))}
 
 
+BEARER = "bearer"
+"""The name of the bearer access token security scheme in the document."""
+
+BEARER_AUTHENTICATION: list[SecurityRequirement] = [{BEARER: []}]
+"""An access token with the openid scope, from ``/oauth2/token``."""
+
+_BEARER_SCHEME = SecurityScheme(
+    type="http",
+    scheme="bearer",
+    bearer_format="JWT",
+    description="An access token with the `openid` scope from `/oauth2/token` (RFC 6750). "
+    'Without one: 400 `invalid_request` with `WWW-Authenticate: Bearer error="invalid_request"`;'
+    " a bad, expired or revoked one: 401 `invalid_token`.",
+)
+
 BASIC = "basic"
 """The name of the HTTP Basic security scheme in the document."""
 
@@ -310,9 +485,10 @@ def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="ciam-reset",
         version="0.1.0",
-        description="Reset a user's password with a one-time code sent by email or SMS.",
+        description="Reset a user's password with a one-time code sent by email or SMS; sign "
+        "in, refresh and revoke tokens, change the password.",
         path="/schema",
-        components=Components(security_schemes={BASIC: _BASIC_SCHEME}),
+        components=Components(security_schemes={BASIC: _BASIC_SCHEME, BEARER: _BEARER_SCHEME}),
         create_examples=False,  # every example in the document is written here, none made up
         render_plugins=[
             SwaggerRenderPlugin(version=SWAGGER_UI_VERSION, path="/", favicon=""),

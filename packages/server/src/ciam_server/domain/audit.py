@@ -69,6 +69,18 @@ class Auditor:
         await self._record(succeeded, None, client_id, trail, context)
         return result
 
+    async def record(
+        self,
+        action: AuditAction,
+        *,
+        client_id: str,
+        trail: Trail,
+        context: RequestContext,
+        reason: str | None = None,
+    ) -> None:
+        """Log and store an event beside a flow's outcome (a username locked by it)."""
+        await self._record(action, reason, client_id, trail, context)
+
     def event(
         self,
         action: AuditAction,

@@ -161,6 +161,11 @@ class AuditAction(StrEnum):
     SEND_REFUSED = "send_refused"
     RESET_SUCCEEDED = "reset_succeeded"
     RESET_REFUSED = "reset_refused"
+    SIGN_IN_SUCCEEDED = "sign_in_succeeded"
+    SIGN_IN_REFUSED = "sign_in_refused"
+    SIGN_IN_LOCKED = "sign_in_locked"
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 - an action name, not a secret
+    PASSWORD_CHANGE_REFUSED = "password_change_refused"  # noqa: S105
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,3 +185,58 @@ class AuditEvent:
     """The error code of a refusal."""
     request_id: str | None = None
     client_ip: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SigningKey:
+    """A stored token-signing key: its public JWK in clear, its private JWK sealed."""
+
+    generation: int
+    kid: str
+    public_jwk: str
+    sealed_private_jwk: bytes = field(repr=False)
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewRefreshToken:
+    """A refresh token to store; only its keyed hash is kept."""
+
+    token_hash: str = field(repr=False)
+    family: str
+    user_id: int
+    client_id: str
+    scope: str
+    credential_version: int
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefreshToken(NewRefreshToken):
+    """A stored refresh token. ``rotated_at``: exchanged for a newer one of its family."""
+
+    id: int
+    rotated_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignInLimits:
+    """When failed sign-ins lock a username, and for how long."""
+
+    max_failures: int
+    """Failed sign-ins (wrong password, unknown username) that lock the username."""
+    failure_window: timedelta
+    """Failures older than this, counted from the first, are forgotten."""
+    lock_duration: timedelta
+
+
+class SignInAttempt(StrEnum):
+    """What counting a sign-in attempt found (see ``Store.count_sign_in_attempt``)."""
+
+    COUNTED = "counted"
+    LOCKING = "locking"
+    """Counted, and it is the last one allowed: the username is locked unless it succeeds."""
+    LOCKED = "locked"
+    """Not counted: the username is locked."""

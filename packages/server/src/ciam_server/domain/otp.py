@@ -43,6 +43,9 @@ class ChallengeHasher:
     def token_hash(self, token: str) -> str:
         return self._mac("otp-token", token)
 
+    def refresh_token_hash(self, token: str) -> str:
+        return self._mac("refresh-token", token)
+
     def code_hash(self, token_hash: str, code: str) -> str:
         return self._mac("otp-code", token_hash, code)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -14,8 +15,13 @@ from ciam_server.domain.models import (
     Channel,
     IdempotencyClaim,
     NewChallenge,
+    NewRefreshToken,
+    RefreshToken,
     Refusal,
     SendLimits,
+    SignInAttempt,
+    SigningKey,
+    SignInLimits,
     StoredResponse,
     User,
 )
@@ -78,11 +84,70 @@ class Store(Protocol):
         new_password_hash: str,
         history_depth: int,
         now: datetime,
+        unlock: Collection[str] = (),
     ) -> bool:
         """In one transaction: consume the challenge (only if not yet consumed nor retired),
         set the user's password hash, add it to the history (keeping the newest
-        ``history_depth`` entries), bump the credential version. False, and nothing changed,
-        when the challenge was already consumed or retired."""
+        ``history_depth`` entries), bump the credential version, clear the sign-in failures
+        of the usernames in ``unlock``. False, and nothing changed, when the challenge was
+        already consumed or retired."""
+
+
+@runtime_checkable
+class SigningKeyStore(Protocol):
+    """Where the token-signing keys are kept, shared by every instance."""
+
+    async def add_signing_key(self, key: SigningKey) -> bool:
+        """Store ``key``; False, and nothing stored, when its generation exists already."""
+
+    async def signing_keys(self) -> list[SigningKey]:
+        """Every signing key, the newest generation first."""
+
+
+@runtime_checkable
+class SignInStore(Protocol):
+    """Users, their refresh tokens and their failed sign-ins. Every method is one
+    transaction."""
+
+    async def find_user(self, channel: Channel, identifier: str) -> User | None: ...
+
+    async def get_user(self, user_id: int) -> User | None: ...
+
+    async def recent_password_hashes(self, user_id: int, limit: int) -> list[str]: ...
+
+    async def count_sign_in_attempt(
+        self, username: str, limits: SignInLimits, now: datetime
+    ) -> SignInAttempt:
+        """Count an attempt for ``username`` as failed before its password is checked, unless
+        the username is locked (``LOCKED``, nothing counted); the attempt that reaches the
+        limit locks it at once (``LOCKING``). Atomic across instances."""
+
+    async def sign_in_locked(self, usernames: Collection[str], now: datetime) -> bool: ...
+
+    async def clear_sign_in_failures(self, usernames: Collection[str]) -> None: ...
+
+    async def change_password(
+        self,
+        *,
+        user_id: int,
+        credential_version: int,
+        new_password_hash: str,
+        history_depth: int,
+        unlock: Collection[str],
+        now: datetime,
+    ) -> bool:
+        """Set the password, bump the credential version, add to the history and clear the
+        failures of ``unlock``, only while the version is ``credential_version``."""
+
+    async def add_refresh_token(self, token: NewRefreshToken) -> None: ...
+
+    async def find_refresh_token(self, token_hash: str) -> RefreshToken | None: ...
+
+    async def rotate_refresh_token(self, old_id: int, new: NewRefreshToken, now: datetime) -> bool:
+        """Mark ``old_id`` rotated and store ``new``, only if ``old_id`` was neither rotated
+        nor revoked; False when it was."""
+
+    async def revoke_refresh_family(self, family: str, now: datetime) -> None: ...
 
 
 @runtime_checkable

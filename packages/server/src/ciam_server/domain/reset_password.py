@@ -6,7 +6,9 @@ work, so a caller without the code can never make the server run argon2:
 0. room in the argon2 pool (:meth:`ResetPassword.ensure_room`, which the API calls before it
 authenticates the client), 1. client (done by the caller of this flow), 2. body, 3. token,
 4. code (counts an attempt), 5. room in the argon2 pool, booked, 6. user, 7. user status,
-8. policy, 9. history, 10. one transaction that consumes the token and changes the password.
+8. policy, 9. history, 10. one transaction that consumes the token, changes the password
+(bumping the credential version, which ends every earlier session: its refresh tokens, and this
+server's acceptance of earlier access tokens) and unlocks the user's sign-in.
 A refusal at 0, 5, 8 or 9 leaves the token usable for another try.
 
 Steps 0 and 5 shed load. Step 0 refuses a reset at once, before any of its work, database
@@ -40,6 +42,7 @@ from ciam_server.domain.ports import (
     Store,
 )
 from ciam_server.domain.send_otp import NO_CONTEXT, OtpSettings, refused
+from ciam_server.domain.sign_in import user_keys
 from ciam_shared import ErrorCode, ResetUserPasswordRequest, Usage
 
 logger = logging.getLogger(__name__)
@@ -201,6 +204,7 @@ class ResetPassword:
             new_password_hash=new_hash,
             history_depth=self.history_depth,
             now=self.clock(),
+            unlock=user_keys(user),
         )
         if not changed:  # another request consumed the token meanwhile
             raise FlowError(BAD_TOKEN[attempt.channel], "The token has already been used.")

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import update
 
 from ciam_server.store.repository import Repository
-from ciam_server.store.tables import Base, OtpChallengeRow, PasswordHistoryRow, UserRow
+from ciam_server.store.tables import Base, OtpChallengeRow, UserRow
+from ciam_server.store.users import add_to_history, clear_failures
 
 _CHALLENGES = Base.metadata.tables[OtpChallengeRow.__tablename__]
 _USERS = Base.metadata.tables[UserRow.__tablename__]
-_HISTORY = Base.metadata.tables[PasswordHistoryRow.__tablename__]
 
 
 class Resets(Repository):
@@ -23,11 +24,13 @@ class Resets(Repository):
         new_password_hash: str,
         history_depth: int,
         now: datetime,
+        unlock: Collection[str] = (),
     ) -> bool:
         """In one transaction: consume the challenge (only if not yet consumed nor retired),
         set the user's password hash, add it to the history (keeping the newest
-        ``history_depth`` entries), bump the credential version. False, and nothing changed,
-        when the challenge was already consumed or retired."""
+        ``history_depth`` entries), bump the credential version (which ends the user's
+        sessions) and clear the sign-in failures and locks of the usernames in ``unlock``.
+        False, and nothing changed, when the challenge was already consumed or retired."""
         if history_depth < 1:
             raise ValueError("history_depth must keep at least the new password")
         consume = (
@@ -48,26 +51,12 @@ class Resets(Repository):
                 updated_at=now,
             )
         )
-        kept = (
-            select(_HISTORY.c.id)
-            .where(_HISTORY.c.user_id == user_id)
-            .order_by(_HISTORY.c.id.desc())
-            .limit(history_depth)
-        )
         async with self._engine.begin() as connection:
             # The challenge goes first: whoever consumes it holds the only right to go on.
             if (await connection.execute(consume)).rowcount != 1:
                 return False
             if (await connection.execute(change_password)).rowcount != 1:
                 raise LookupError(f"no user with id {user_id}")  # rolls the transaction back
-            await connection.execute(
-                insert(_HISTORY).values(
-                    user_id=user_id, password_hash=new_password_hash, created_at=now
-                )
-            )
-            await connection.execute(
-                delete(_HISTORY).where(
-                    _HISTORY.c.user_id == user_id, _HISTORY.c.id.not_in(kept.scalar_subquery())
-                )
-            )
+            await add_to_history(connection, user_id, new_password_hash, history_depth, now)
+            await clear_failures(connection, unlock)
         return True

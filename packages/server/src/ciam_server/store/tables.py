@@ -200,3 +200,59 @@ class AuditEventRow(Base):
     reason: Mapped[str | None]
     request_id: Mapped[str | None] = mapped_column(String(AUDIT_REQUEST_ID_LENGTH))
     client_ip: Mapped[str | None] = mapped_column(String(AUDIT_CLIENT_IP_LENGTH))
+
+
+class SigningKeyRow(Base):
+    """A key that signs tokens. Generations count up; the newest signs, the older ones only
+    verify until the tokens they signed have expired. The private key is sealed by the caller
+    (AES-GCM with a key derived from ``CIAM_SECRET_KEY``); the public key is kept in clear so
+    that it is published even where the private one cannot be opened."""
+
+    __tablename__ = "signing_keys"
+
+    generation: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    kid: Mapped[str] = mapped_column(unique=True)
+    public_jwk: Mapped[str]
+    sealed_private_jwk: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+
+
+class RefreshTokenRow(Base):
+    """A refresh token, kept as a keyed hash. Each rotation adds a row to the token's
+    ``family`` and marks the old one ``rotated_at``; presenting a rotated token again revokes
+    the family."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (
+        Index(None, "family"),
+        # Pruning finds the expired tokens by this.
+        Index(None, "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    token_hash: Mapped[str] = mapped_column(unique=True)
+    family: Mapped[str]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    client_id: Mapped[str]
+    scope: Mapped[str]
+    credential_version: Mapped[int]
+    """The user's credential version when the family began; a reset or a change bumps the
+    user's, which ends the family."""
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    rotated_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class SignInFailureRow(Base):
+    """Failed sign-ins per normalized username (``email:...`` or ``sms:...``), whether or not
+    an account has it, and the lock they led to."""
+
+    __tablename__ = "sign_in_failures"
+
+    username: Mapped[str] = mapped_column(primary_key=True)
+    failures: Mapped[int]
+    first_failed_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
