@@ -11,8 +11,7 @@ blocks follow this policy:
   application created with ``--allow-otp-send``, and ``CLIENT_SECRET`` is ``None``); ``EMAIL``
   and ``PHONE`` (a new user for each block) and ``PASSWORD`` (that user's password); and
   ``read_code(address)`` (the last reset code sent to ``address``, as the user reads it). A block
-  that assigns one of these names itself uses its own value. The ``python`` blocks of the
-  sections in :data:`NOT_RUN_SECTIONS` are only compiled, each for the reason given there.
+  that assigns one of these names itself uses its own value.
 - ``sh`` blocks (also ``bash``, ``shell``) are run as one ``bash -euo pipefail`` script each, in
   which ``curl`` fails on an error status (``--fail-with-body``). ``console`` blocks are run
   command by command: a command is a line starting with ``$ `` (continued by lines ending with a
@@ -104,12 +103,6 @@ NOT_RUN = {
 }
 """Commands the tests do not run, and why, normalized as :func:`normalize` does."""
 
-NOT_RUN_SECTIONS = {
-    ("docs/sdk.md", "Signing in and sessions"): "the server does not serve /oauth2/token, "
-    "/oauth2/revoke, /userinfo and /change_user_password yet; "
-    "packages/client/tests/test_sign_in.py checks these calls against respx until it does",
-}
-"""Sections (document, ``##`` heading) whose ``python`` blocks are compiled but not run, and why."""
 
 UNRUNNABLE = (
     "ciam-server serve",
@@ -146,11 +139,6 @@ class Block:
     line: int  # of the opening fence, 1-based
     language: str
     text: str
-    section: str  # the ``##`` heading the block is under, "" before the first
-
-    @property
-    def runs(self) -> bool:
-        return (self.path.relative_to(ROOT).as_posix(), self.section) not in NOT_RUN_SECTIONS
 
     @property
     def where(self) -> str:
@@ -164,12 +152,9 @@ def read_blocks(path: Path) -> list[Block]:
     """The fenced code blocks of a Markdown file; an unclosed fence ends the file."""
     blocks: list[Block] = []
     lines = path.read_text(encoding="utf-8").splitlines()
-    section = ""
     index = 0
     while index < len(lines):
         opening = _FENCE.match(lines[index])
-        if lines[index].startswith("## "):
-            section = lines[index].removeprefix("## ").strip()
         index += 1
         if opening is None:
             continue
@@ -184,19 +169,15 @@ def read_blocks(path: Path) -> list[Block]:
             body.append(line[indent:] if not line[:indent].strip() else line.lstrip())
         info = opening["info"].strip()
         language = info.split()[0].lower() if info else ""
-        blocks.append(Block(path, start, language, "\n".join(body) + "\n", section))
+        blocks.append(Block(path, start, language, "\n".join(body) + "\n"))
     return blocks
 
 
 BLOCKS = [block for path in DOCUMENTS for block in read_blocks(path)]
 
 
-def _blocks(languages: frozenset[str], *, runs: bool = True) -> list[pytest.ParameterSet]:
-    return [
-        pytest.param(block, id=block.where)
-        for block in BLOCKS
-        if block.language in languages and block.runs is runs
-    ]
+def _blocks(languages: frozenset[str]) -> list[pytest.ParameterSet]:
+    return [pytest.param(block, id=block.where) for block in BLOCKS if block.language in languages]
 
 
 # --- the server --------------------------------------------------------------------------------
@@ -253,7 +234,7 @@ TESTING_GUIDE = ROOT / "docs" / "testing.md"
     [
         pytest.param(block, id=block.where)
         for block in BLOCKS
-        if block.language in PYTHON and block.runs and block.path != TESTING_GUIDE
+        if block.language in PYTHON and block.path != TESTING_GUIDE
     ],
 )
 def test_python_sample(block: Block, docs: DocsServer) -> None:
@@ -273,11 +254,6 @@ def test_python_sample(block: Block, docs: DocsServer) -> None:
     # Leading newlines make the traceback's line numbers those of the Markdown file.
     code = compile("\n" * block.line + block.text, str(block.path), "exec")
     exec(code, namespace)  # noqa: S102 - the documentation's own samples
-
-
-@pytest.mark.parametrize("block", _blocks(PYTHON, runs=False))
-def test_python_sample_not_run_compiles(block: Block) -> None:
-    compile("\n" * block.line + block.text, str(block.path), "exec")
 
 
 # --- shell -------------------------------------------------------------------------------------
@@ -496,16 +472,6 @@ def test_every_command_not_run_is_in_the_documentation() -> None:
         for command in written_commands(block)
     }
     assert set(NOT_RUN) <= written, sorted(set(NOT_RUN) - written)
-
-
-def test_every_section_not_run_has_python_blocks() -> None:
-    """A section whose samples run again, or that was renamed, leaves :data:`NOT_RUN_SECTIONS`."""
-    sections = {
-        (block.path.relative_to(ROOT).as_posix(), block.section)
-        for block in BLOCKS
-        if block.language in PYTHON
-    }
-    assert set(NOT_RUN_SECTIONS) <= sections, sorted(set(NOT_RUN_SECTIONS) - sections)
 
 
 def test_the_rules_match_output_as_documented() -> None:
