@@ -161,6 +161,7 @@ class Settings(BaseSettings):
         return Retention(
             send_interval=timedelta(seconds=self.otp_send_interval),
             failure_window=timedelta(seconds=self.otp_failure_window),
+            sign_in_failure_window=timedelta(seconds=self.sign_in_failure_window),
             audit_events=timedelta(days=self.audit_retention_days),
         )
 

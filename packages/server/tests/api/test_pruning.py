@@ -84,7 +84,10 @@ async def test_the_app_prunes_every_interval_and_stops_at_shutdown(
 
     assert task.cancelled()
     [line] = [record.getMessage() for record in caplog.records if record.name == PRUNE_LOGGER]
-    assert line == "pruned 1 challenges, 0 idempotency records and 1 audit events"
+    assert line == (
+        "pruned 1 challenges, 0 idempotency records, 0 refresh tokens, 0 failed sign-in "
+        "counts and 1 audit events"
+    )
     assert await store.audit_events() == []
 
 

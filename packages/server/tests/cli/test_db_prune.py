@@ -77,6 +77,8 @@ def test_db_prune_deletes_and_counts(invoke: Invoke, upgraded: Path) -> None:
     assert output_json(invoke("db", "prune")) == {
         "challenges": 1,
         "idempotency_keys": 1,
+        "refresh_tokens": 0,
+        "sign_in_failures": 0,
         "audit_events": 1,
     }
     assert [row["token_hash"] for row in table(upgraded, "otp_challenges")] == ["an-hour-old"]
@@ -86,6 +88,8 @@ def test_db_prune_deletes_and_counts(invoke: Invoke, upgraded: Path) -> None:
     assert output_json(invoke("db", "prune")) == {
         "challenges": 0,
         "idempotency_keys": 0,
+        "refresh_tokens": 0,
+        "sign_in_failures": 0,
         "audit_events": 0,
     }
 

@@ -275,6 +275,7 @@ async def test_requests_and_prunes_read_the_tables_through_indexes(
         retention = Retention(
             send_interval=timedelta(seconds=30),
             failure_window=timedelta(hours=1),
+            sign_in_failure_window=timedelta(minutes=15),
             audit_events=timedelta(days=365),
         )
         counts = await prune(engine, now=OLD - timedelta(days=400), retention=retention)

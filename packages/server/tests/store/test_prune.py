@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, event, select
+from sqlalchemy import Connection, event, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ciam_server.domain.models import (
@@ -25,7 +25,13 @@ from ciam_server.domain.models import (
 )
 from ciam_server.store import SqlStore, create_engine, upgrade
 from ciam_server.store.prune import TASK_NAME, PruneCounts, Retention, prune, pruning
-from ciam_server.store.tables import AuditEventRow, IdempotencyKeyRow, OtpChallengeRow
+from ciam_server.store.tables import (
+    AuditEventRow,
+    IdempotencyKeyRow,
+    OtpChallengeRow,
+    RefreshTokenRow,
+    SignInFailureRow,
+)
 
 from .support import EMAIL, NO_LIMITS, NOW, add, at, attempts, limits
 
@@ -36,12 +42,16 @@ def retention_for(send_limits: SendLimits, audit_events: timedelta = YEAR) -> Re
     return Retention(
         send_interval=send_limits.interval,
         failure_window=send_limits.failure_window,
+        sign_in_failure_window=timedelta(minutes=15),
         audit_events=audit_events,
     )
 
 
 DEFAULT_RETENTION = Retention(
-    send_interval=timedelta(seconds=30), failure_window=timedelta(hours=1), audit_events=YEAR
+    send_interval=timedelta(seconds=30),
+    failure_window=timedelta(hours=1),
+    sign_in_failure_window=timedelta(minutes=15),
+    audit_events=YEAR,
 )
 
 
@@ -123,14 +133,86 @@ async def test_prune_deletes_exactly_the_rows_that_can_no_longer_matter(
 
     counts = await prune(engine, now=NOW, retention=DEFAULT_RETENTION, batch_size=2)
 
-    assert counts == PruneCounts(challenges=3, idempotency_keys=2, audit_events=2)
+    assert counts == PruneCounts(
+        challenges=3, idempotency_keys=2, refresh_tokens=0, sign_in_failures=0, audit_events=2
+    )
     assert await _column(engine, OtpChallengeRow.token_hash) == kept
     assert await _column(engine, IdempotencyKeyRow.key) == {"live"}
     assert await _column(engine, AuditEventRow.at) == {audit_cutoff, NOW - timedelta(days=1)}
     assert set(old).isdisjoint(await _column(engine, OtpChallengeRow.token_hash))
     # Nothing is left to delete.
     again = await prune(engine, now=NOW, retention=DEFAULT_RETENTION)
-    assert again == PruneCounts(challenges=0, idempotency_keys=0, audit_events=0)
+    assert again == PruneCounts(
+        challenges=0, idempotency_keys=0, refresh_tokens=0, sign_in_failures=0, audit_events=0
+    )
+
+
+async def test_expired_refresh_tokens_and_stale_sign_in_failures_go(
+    engine: AsyncEngine, store: SqlStore
+) -> None:
+    user = await store.create_user(
+        email=EMAIL, phone_number=None, password_hash="hash-0", now=NOW - YEAR
+    )
+    window = DEFAULT_RETENTION.sign_in_failure_window
+    async with engine.begin() as connection:
+        await connection.execute(
+            insert(RefreshTokenRow),
+            [
+                {
+                    "token_hash": name,
+                    "family": "family",
+                    "user_id": user.id,
+                    "client_id": "web-app",
+                    "scope": "openid",
+                    "credential_version": 0,
+                    "created_at": NOW - timedelta(days=30),
+                    "expires_at": expires_at,
+                }
+                for name, expires_at in [
+                    ("expired", NOW - timedelta(days=1)),
+                    ("expiring-now", NOW),
+                    ("live", NOW + timedelta(seconds=1)),
+                ]
+            ],
+        )
+        await connection.execute(
+            insert(SignInFailureRow),
+            [
+                # Counted within the window: kept.
+                {
+                    "username": "recent",
+                    "failures": 2,
+                    "first_failed_at": NOW - window / 2,
+                    "locked_until": None,
+                },
+                # Out of the window and not locked: the next failure starts afresh.
+                {
+                    "username": "stale",
+                    "failures": 2,
+                    "first_failed_at": NOW - window,
+                    "locked_until": None,
+                },
+                # Out of the window but still locked: kept until the lock ends.
+                {
+                    "username": "locked",
+                    "failures": 5,
+                    "first_failed_at": NOW - 2 * window,
+                    "locked_until": NOW + timedelta(minutes=1),
+                },
+                {
+                    "username": "lock-ended",
+                    "failures": 5,
+                    "first_failed_at": NOW - 2 * window,
+                    "locked_until": NOW,
+                },
+            ],
+        )
+
+    counts = await prune(engine, now=NOW, retention=DEFAULT_RETENTION)
+
+    assert (counts.refresh_tokens, counts.sign_in_failures) == (2, 2)
+    assert await _column(engine, RefreshTokenRow.token_hash) == {"live"}
+    assert await _column(engine, SignInFailureRow.username) == {"recent", "locked"}
 
 
 async def test_the_audit_retention_decides_which_events_go(
@@ -139,7 +221,10 @@ async def test_the_audit_retention_decides_which_events_go(
     for days in (3, 10, 40):
         await store.record_audit_event(_event(NOW - timedelta(days=days)))
     week = Retention(
-        send_interval=timedelta(0), failure_window=timedelta(hours=1), audit_events=timedelta(7)
+        send_interval=timedelta(0),
+        failure_window=timedelta(hours=1),
+        sign_in_failure_window=timedelta(minutes=15),
+        audit_events=timedelta(7),
     )
 
     counts = await prune(engine, now=NOW, retention=week)
@@ -169,8 +254,8 @@ async def test_each_transaction_deletes_one_bounded_batch(
 
     assert counts.challenges == 7
     assert deleted == [3, 3, 1]
-    # One transaction per batch, and one for each of the other two tables' single batch.
-    assert len(commits) == len(deleted) + 2
+    # One transaction per batch, and one for each of the other four tables' single batch.
+    assert len(commits) == len(deleted) + 4
 
 
 async def test_several_prunes_at_once_delete_each_row_once(
@@ -281,7 +366,10 @@ async def test_a_batch_size_below_one_is_refused(engine: AsyncEngine) -> None:
 # Pruning in the background
 
 PRUNE_LOGGER = "ciam_server.store.prune"
-PRUNED_ONE = "pruned 1 challenges, 0 idempotency records and 0 audit events"
+PRUNED_ONE = (
+    "pruned 1 challenges, 0 idempotency records, 0 refresh tokens, 0 failed sign-in counts "
+    "and 0 audit events"
+)
 
 
 async def _until(condition: Callable[[], bool]) -> None:

@@ -1,11 +1,14 @@
 """Deleting the rows that can no longer matter, so that the tables stop growing.
 
-Three kinds of rows go:
+These rows go:
 
 - challenges whose token has expired and that are older than every window the send limits and
   the wrong-code count read them over (the daily limit's and the applications' quotas' 24 hours,
   the send interval, the failure window): no answer of the server changes when they go;
 - idempotency records that have expired (claims replace or skip those anyway);
+- refresh tokens that have expired (refused anyway, rotated or not);
+- failed sign-ins of a username that is not locked and whose count the next failure would start
+  afresh (its first failure is older than the sign-in failure window);
 - audit events older than their retention period.
 
 Rows are deleted in batches, each in a transaction of its own, so that SQLite's one writer is
@@ -27,7 +30,14 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, CursorResult, Delete, Table, delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ciam_server.store.tables import AuditEventRow, Base, IdempotencyKeyRow, OtpChallengeRow
+from ciam_server.store.tables import (
+    AuditEventRow,
+    Base,
+    IdempotencyKeyRow,
+    OtpChallengeRow,
+    RefreshTokenRow,
+    SignInFailureRow,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +53,8 @@ DAY = timedelta(hours=24)
 _challenges = Base.metadata.tables[OtpChallengeRow.__tablename__]
 _idempotency_keys = Base.metadata.tables[IdempotencyKeyRow.__tablename__]
 _audit_events = Base.metadata.tables[AuditEventRow.__tablename__]
+_refresh_tokens = Base.metadata.tables[RefreshTokenRow.__tablename__]
+_sign_in_failures = Base.metadata.tables[SignInFailureRow.__tablename__]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +64,7 @@ class Retention:
 
     send_interval: timedelta
     failure_window: timedelta
+    sign_in_failure_window: timedelta
     audit_events: timedelta
 
     @property
@@ -67,6 +80,8 @@ class PruneCounts:
 
     challenges: int
     idempotency_keys: int
+    refresh_tokens: int
+    sign_in_failures: int
     audit_events: int
 
 
@@ -77,8 +92,8 @@ async def prune(
     retention: Retention,
     batch_size: int = BATCH_SIZE,
 ) -> PruneCounts:
-    """Delete, as of ``now``, the challenges, idempotency records and audit events that
-    ``retention`` no longer keeps, ``batch_size`` rows a transaction."""
+    """Delete, as of ``now``, the rows that ``retention`` no longer keeps (see the module's
+    docstring), ``batch_size`` rows a transaction."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     on_postgresql = engine.dialect.name == "postgresql"
@@ -97,6 +112,21 @@ async def prune(
         batch_size,
         on_postgresql,
     )
+    refresh_tokens = _delete_batch(
+        _refresh_tokens,
+        _refresh_tokens.c.expires_at <= now,
+        _refresh_tokens.c.expires_at,
+        batch_size,
+        on_postgresql,
+    )
+    sign_in_failures = _delete_batch(
+        _sign_in_failures,
+        (_sign_in_failures.c.first_failed_at <= now - retention.sign_in_failure_window)
+        & (_sign_in_failures.c.locked_until.is_(None) | (_sign_in_failures.c.locked_until <= now)),
+        _sign_in_failures.c.first_failed_at,
+        batch_size,
+        on_postgresql,
+    )
     audit_events = _delete_batch(
         _audit_events,
         _audit_events.c.at < now - retention.audit_events,
@@ -107,6 +137,8 @@ async def prune(
     return PruneCounts(
         challenges=await _delete_all(engine, challenges, batch_size),
         idempotency_keys=await _delete_all(engine, idempotency_keys, batch_size),
+        refresh_tokens=await _delete_all(engine, refresh_tokens, batch_size),
+        sign_in_failures=await _delete_all(engine, sign_in_failures, batch_size),
         audit_events=await _delete_all(engine, audit_events, batch_size),
     )
 
@@ -180,8 +212,11 @@ async def _prune_every(
             logger.exception("pruning failed; it is tried again in %s seconds", interval)
             continue
         logger.info(
-            "pruned %d challenges, %d idempotency records and %d audit events",
+            "pruned %d challenges, %d idempotency records, %d refresh tokens, %d failed "
+            "sign-in counts and %d audit events",
             counts.challenges,
             counts.idempotency_keys,
+            counts.refresh_tokens,
+            counts.sign_in_failures,
             counts.audit_events,
         )
