@@ -161,7 +161,7 @@ def create_app(
     settings.check_startable()
     if settings.mode is Mode.DEV:
         logger.warning("!!! DEV MODE: not for production; set CIAM_MODE=production. !!!")
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     store = SqlStore(engine)
     delivery = _sender(settings) if delivery is None else delivery
     secret_key = _secret_key(settings)

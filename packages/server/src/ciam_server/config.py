@@ -48,6 +48,7 @@ class Settings(BaseSettings):
 
     mode: Mode = Mode.DEV
     database_url: str = "sqlite+aiosqlite:///./ciam.db"
+    database_pool_size: PositiveInt = 10
     delivery: Delivery = Delivery.OUTBOX
     outbox_path: Path = Path("outbox.jsonl")
     secret_key: SecretStr | None = None

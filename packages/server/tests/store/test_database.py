@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -109,3 +110,23 @@ def test_sqlite_stores_the_text_sqlalchemy_datetime_writes(moment: datetime) -> 
     assert stored == sqlalchemy_text(naive_utc)
     assert read == moment
     assert read.tzinfo is UTC
+
+
+async def test_postgresql_transactions_share_the_pool_and_open_no_more(postgres_url: str) -> None:
+    """Connections are reused, never opened beyond the pool for a burst and closed again."""
+    engine = create_engine(postgres_url, pool_size=3)
+
+    async def backend() -> int:
+        async with engine.begin() as connection:
+            pid = (await connection.execute(sqlalchemy.text("SELECT pg_backend_pid()"))).scalar_one()
+            await connection.execute(sqlalchemy.text("SELECT pg_sleep(0.02)"))
+            return int(pid)
+
+    try:
+        first = await asyncio.gather(*(backend() for _ in range(12)))
+        second = await asyncio.gather(*(backend() for _ in range(12)))
+    finally:
+        await engine.dispose()
+
+    assert len(set(first)) == 3
+    assert set(second) == set(first)

@@ -19,9 +19,19 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK = 0x4349_414D_4442  # "CIAMDB": the advisory lock held while migrating
 
 
-def create_engine(url: str) -> AsyncEngine:
+POOL_SIZE = 10
+"""PostgreSQL connections each server process keeps open, by default."""
+
+
+def create_engine(url: str, *, pool_size: int = POOL_SIZE) -> AsyncEngine:
     """An async engine for ``url``, e.g. ``sqlite+aiosqlite:///./ciam.db`` or
     ``postgresql+asyncpg://user@host/db``.
+
+    On PostgreSQL the engine keeps ``pool_size`` connections open and opens no more: a
+    transaction that finds them all busy waits for one in the event loop. Connections opened
+    beyond the pool for a burst would each be closed as soon as they were given back, and a
+    connection costs far more to open (authentication, TLS negotiation, the driver's type
+    introspection) than the transaction it serves.
 
     SQLite writes one transaction at a time. On SQLite the engine therefore holds a single
     connection: this process's transactions queue for it in the event loop (the pool waits
@@ -30,7 +40,7 @@ def create_engine(url: str) -> AsyncEngine:
     waiting up to :data:`SQLITE_BUSY_TIMEOUT_MS`.
     """
     if make_url(url).get_backend_name() != "sqlite":
-        return create_async_engine(url)
+        return create_async_engine(url, pool_size=pool_size, max_overflow=0)
     engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_reset_on_return=None)
     _configure_sqlite_connections(engine.sync_engine)
     return engine
