@@ -1,6 +1,6 @@
--- wrk script: POST JSON bodies read from a file, one per line.
+-- wrk script: POST bodies read from a file, one per line: JSON, or another CONTENT_TYPE.
 --
---   wrk -s bench/post.lua URL -- BODIES_FILE
+--   wrk -s bench/post.lua URL -- BODIES_FILE THREADS [CONTENT_TYPE]
 --
 -- Thread i of n walks the lines i, i + n, i + 2n, ... of the file, in a cycle, so threads never
 -- send the same body at once. Each response's status and, for JSON error bodies, its "error" code
@@ -31,7 +31,7 @@ function init(args)
     error("no bodies for thread " .. thread_index .. " in " .. args[1])
   end
   wrk.method = "POST"
-  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["Content-Type"] = args[3] or "application/json"
 end
 
 function request()

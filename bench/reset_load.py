@@ -63,7 +63,7 @@ def _password() -> str:
     return f"Bench-{secrets.token_hex(8)}"
 
 
-def _error_code(response: httpx.Response) -> str:
+def error_code(response: httpx.Response) -> str:
     """The error code of an answer: the server's ``error``, fastapi-users' ``detail``, or the
     status for an answer that is not JSON (a crash's plain-text ``500``)."""
     try:
@@ -115,7 +115,7 @@ async def _worker(
             if response.status_code == SUCCESS:
                 record.completions.append(finished)
                 break
-            record.errors[_error_code(response)] += 1
+            record.errors[error_code(response)] += 1
             if response.status_code != BUSY:
                 break
             retry_after = response.headers.get("Retry-After")

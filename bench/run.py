@@ -3,10 +3,11 @@
 It starts the real server (``python -m ciam_server serve``: one uvicorn worker, SQLite, the
 outbox for delivery) and drives it from other processes: ``wrk`` for the cheap endpoints and
 ``/healthz``, :mod:`bench.reset_load` for resets (each needs a fresh token and code, so they
-cannot be replayed), :mod:`bench.sdk_load` for the SDK. Each figure is a ratio, or a latency or
-memory bound, measured in this one run; the inputs are printed beside them. The same run drives
-a peer built on fastapi-users (:mod:`bench.peer.app`) the same way, and sets its figures beside
-the server's. The tables go to standard output and everything to ``bench/results.json``.
+cannot be replayed), :mod:`bench.sign_in_load` for sign-ins, :mod:`bench.sdk_load` for the
+SDK. Each figure is a ratio, or a latency or memory bound, measured in this one run; the inputs
+are printed beside them. The same run drives a peer built on fastapi-users
+(:mod:`bench.peer.app`) the same way, and sets its figures beside the server's. The tables go to
+standard output and everything to ``bench/results.json``.
 
     python -m bench.run [--quick] [--keep]
 """
@@ -34,16 +35,17 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, urlencode
 
 import httpx
 from sqlalchemy import insert
 
+from bench.sign_in_load import Credential, sign_in_form
 from ciam_server.config import Settings
 from ciam_server.domain.passwords import PasswordHashing
 from ciam_server.store import SqlStore, create_engine
@@ -57,6 +59,9 @@ PEER_ACCEPTED = 202
 # The peer's users, by group: those its forgot-password rounds cycle through, and those whose
 # reset tokens its resets and its burst use (one reset each).
 PEER_USERS = {"peer-rounds": 1000, "peer-resets": 1000, "peer-burst": 200}
+# Figure 7: the users signing in, taken in turn, and the usernames locked.
+SIGN_IN_USERS = 200
+LOCKED_USERNAMES = 8
 
 TARGETS = {
     "reset_vs_argon2_bound": (">=", 0.90),
@@ -73,6 +78,9 @@ TARGETS = {
     "busy_p99_ms_200_resets": ("<=", 1000.0),
     "sdk_vs_httpx_sync": (">=", 0.85),
     "sdk_vs_httpx_async": (">=", 0.85),
+    "sign_in_vs_argon2_bound": (">=", 0.90),
+    # Figure 7b: argon2 operations spent on wrong passwords for locked usernames.
+    "locked_sign_in_argon2_ops": ("=", 0),
 }
 
 # Figure 6, against the peer: how the server's value must compare with the peer's.
@@ -108,6 +116,10 @@ class Durations:
     peer_burst_clients: int
     """Concurrent resets for the peer's peak RSS: it runs them one after another on its event
     loop, so each of its clients waits for all the resets before it."""
+    sign_in_warmup: int
+    sign_in_window: int
+    locked_window: int
+    """How long wrk sends wrong passwords for locked usernames."""
 
     @classmethod
     def full(cls) -> Durations:
@@ -128,6 +140,9 @@ class Durations:
             peer_reset_warmup=5,
             peer_reset_window=20,
             peer_burst_clients=200,
+            sign_in_warmup=5,
+            sign_in_window=20,
+            locked_window=4,
         )
 
     @classmethod
@@ -149,6 +164,9 @@ class Durations:
             peer_reset_warmup=2,
             peer_reset_window=6,
             peer_burst_clients=20,
+            sign_in_warmup=3,
+            sign_in_window=8,
+            locked_window=2,
         )
 
 
@@ -493,12 +511,12 @@ def make_pairs(
     return pairs
 
 
-async def add_users(settings: Settings, emails: list[str]) -> None:
-    """Users with no password history beyond their password: accounts for ``/otp/send``. One
-    hash, made with the server's parameters, serves them all."""
+async def add_users(settings: Settings, emails: list[str], password: str) -> None:
+    """Users with no password history beyond ``password``: accounts for ``/otp/send`` and for
+    signing in. One hash, made with the server's parameters, serves them all."""
     hashing = PasswordHashing(settings.argon2, pool_size=1)
     try:
-        password_hash = await hashing.hash(f"Former-{secrets.token_hex(8)}")
+        password_hash = await hashing.hash(password)
     finally:
         hashing.close()
     engine = create_engine(settings.database_url)
@@ -645,6 +663,52 @@ def reset_arguments(
     return [*arguments, "--retry-busy"] if retry_busy else arguments
 
 
+def sign_in_arguments(
+    base_url: str,
+    credentials: Path,
+    concurrency: int,
+    warmup: int,
+    window: int,
+    *,
+    authorization: str,
+) -> list[str]:
+    """The arguments of ``bench.sign_in_load``."""
+    return [
+        f"--base-url={base_url}",
+        f"--authorization={authorization}",
+        f"--credentials={credentials}",
+        f"--concurrency={concurrency}",
+        f"--warmup={warmup}",
+        f"--window={window}",
+    ]
+
+
+def sign_in_line(credential: Credential) -> str:
+    """A sign-in's form body as one line of a wrk bodies file."""
+    return urlencode(sign_in_form(credential))
+
+
+async def sign_in_all(
+    base_url: str, authorization: str, credentials: list[Credential], concurrency: int
+) -> dict[str, int]:
+    """Sign in with each credential, ``concurrency`` at a time; the answers counted by status
+    and error code (``"400 invalid_grant"``)."""
+    gate = asyncio.Semaphore(concurrency)
+    answers: Counter[str] = Counter()
+    async with httpx.AsyncClient(
+        base_url=base_url, headers={"Authorization": authorization}, timeout=120
+    ) as http:
+
+        async def sign_in(credential: Credential) -> None:
+            async with gate:
+                response = await http.post("/oauth2/token", data=sign_in_form(credential))
+            code = "" if response.status_code == SEND_OK else response.json().get("error", "?")
+            answers[f"{response.status_code} {code}".strip()] += 1
+
+        await asyncio.gather(*(sign_in(credential) for credential in credentials))
+    return dict(answers)
+
+
 # --- the phases --------------------------------------------------------------------------------
 
 
@@ -691,14 +755,21 @@ class Bench:
         ]
 
     def wrk_post(
-        self, service: Service, path: str, bodies: Path, seconds: int, *, auth: bool
+        self,
+        service: Service,
+        path: str,
+        bodies: Path,
+        seconds: int,
+        *,
+        auth: bool,
+        content_type: str = "application/json",
     ) -> dict[str, Any]:
         """wrk posting ``bodies``; with the CPU time the serving process used meanwhile."""
         arguments = ["-t1", "-c16", f"-d{seconds}s", "--timeout", "30s", "--latency"]
         if auth:
             arguments += ["-H", f"Authorization: {self.client.authorization}"]
         arguments += ["-s", str(BENCH / "post.lua"), service.base_url + path]
-        arguments += ["--", str(bodies), "1"]
+        arguments += ["--", str(bodies), "1", content_type]
         cpu_before = cpu_seconds(service.process.pid)
         summary = wrk(arguments, self.workdir)
         summary["server_cpu_s"] = cpu_seconds(service.process.pid) - cpu_before
@@ -920,6 +991,84 @@ class Bench:
             "resets": summary,
         }
 
+    # 7. sign-ins against the argon2 bound, and wrong passwords for locked usernames
+
+    def argon2_count(self) -> float:
+        count = argon2_counter(self.server.base_url)
+        if count is None:
+            raise SystemExit("the server exports no ciam_argon2_operations_total at /metrics")
+        return count
+
+    def sign_ins(self, concurrency: int, users: int) -> dict[str, Any]:
+        """Successful sign-ins, driven as figure 1 drives resets, then locked usernames."""
+        d = self.durations
+        password = f"Bench-{secrets.token_hex(8)}"
+        signing_in = [Credential(user_email("m7", n), password) for n in range(users)]
+        lockable = [user_email("m7-locked", n) for n in range(LOCKED_USERNAMES)]
+        asyncio.run(add_users(self.settings, [c.username for c in signing_in] + lockable, password))
+        credentials = self.workdir / "sign-in-credentials.json"
+        credentials.write_text(json.dumps([asdict(c) for c in signing_in]))
+        # The server's first sign-in makes the dummy hash it checks unknown usernames against:
+        # this one, made before anything is counted, also proves the password.
+        first = asyncio.run(
+            sign_in_all(self.server.base_url, self.client.authorization, signing_in[:1], 1)
+        )
+        if first != {str(SEND_OK): 1}:
+            raise SystemExit(f"a first sign-in was answered {first}")
+        before = self.argon2_count()
+        cpu_before = cpu_seconds(self.server.process.pid)
+        arguments = sign_in_arguments(
+            self.server.base_url,
+            credentials,
+            concurrency,
+            d.sign_in_warmup,
+            d.sign_in_window,
+            authorization=self.client.authorization,
+        )
+        summary = run_json([sys.executable, "-m", "bench.sign_in_load", *arguments], self.env, ROOT)
+        summary["server_cpu_s"] = cpu_seconds(self.server.process.pid) - cpu_before
+        summary["argon2_ops"] = self.argon2_count() - before
+        return {"sign_ins": summary, "locked": self.locked_sign_ins(lockable)}
+
+    def locked_sign_ins(self, usernames: list[str]) -> dict[str, Any]:
+        """Lock ``usernames`` with ``CIAM_SIGN_IN_MAX_FAILURES`` wrong passwords each, then send
+        wrong passwords for them with wrk, counting the argon2 operations of each step."""
+        max_failures = self.settings.sign_in_max_failures
+
+        def wrong(username: str) -> Credential:
+            return Credential(username, f"Wrong-{secrets.token_hex(8)}")
+
+        before = self.argon2_count()
+        locking = asyncio.run(
+            sign_in_all(
+                self.server.base_url,
+                self.client.authorization,
+                [wrong(u) for u in usernames for _ in range(max_failures)],
+                8,
+            )
+        )
+        locked_at = self.argon2_count()
+        bodies = self.workdir / "locked.txt"
+        bodies.write_text(
+            "".join(f"{sign_in_line(wrong(u))}\n" for _ in range(50) for u in usernames)
+        )
+        refusals = self.wrk_post(
+            self.server,
+            "/oauth2/token",
+            bodies,
+            self.durations.locked_window,
+            auth=True,
+            content_type="application/x-www-form-urlencoded",
+        )
+        refusals["argon2_ops"] = self.argon2_count() - locked_at
+        refusals["server_cpu_us_per_request"] = cpu_us_per_request([refusals])
+        return {
+            "usernames": len(usernames),
+            "max_failures": max_failures,
+            "locking": {"answers": locking, "argon2_ops": locked_at - before},
+            "refusals": refusals,
+        }
+
     # 6. against fastapi-users, the peer
 
     def start_peer(self) -> Service:
@@ -975,7 +1124,13 @@ class Bench:
             [f"account{n}-{k}@example.com" for k in range(sends_needed)]
             for n in range(d.peer_rounds)
         ]
-        asyncio.run(add_users(self.settings, [e for emails in accounts for e in emails]))
+        asyncio.run(
+            add_users(
+                self.settings,
+                [e for emails in accounts for e in emails],
+                f"Former-{secrets.token_hex(8)}",
+            )
+        )
         send_files = [
             self.bodies_file(
                 f"account-send{n}",
@@ -1148,6 +1303,13 @@ def figures(results: dict[str, Any]) -> list[dict[str, Any]]:
     )
     resets_per_cpu = m["resets"]["successes"] / m["resets"]["server_cpu_s"]
     busy = m["burst"]["resets"]["latency_ms"].get("503", {"count": 0})
+    sign_ins, locked = m["sign_ins"]["sign_ins"], m["sign_ins"]["locked"]
+    sign_in_rate = sign_ins["sign_ins_per_s"]
+    sign_in_bounds = sorted(
+        sign_in_rate / m[key]["ops_per_s"] for key in ("argon2_before", "argon2_after")
+    )
+    sign_ins_per_cpu = sign_ins["successes"] / sign_ins["server_cpu_s"]
+    refusals = locked["refusals"]
     rows = [
         (
             "reset_vs_argon2_bound",
@@ -1234,6 +1396,28 @@ def figures(results: dict[str, Any]) -> list[dict[str, Any]]:
             f"{m['sdk']['async']['raw_calls_per_s']:.0f} /otp/send calls/s (rounds "
             f"{_range(m['sdk']['async']['round_ratios'])}), "
             f"{m['sdk']['async']['concurrency']} tasks",
+        ),
+        (
+            "sign_in_vs_argon2_bound",
+            "7a. sign-ins/s ÷ argon2 bound",
+            sign_in_rate / bound_ops,
+            f"{sign_in_rate:.2f} sign-ins/s ÷ ({bound_ops:.2f} argon2 ops/s ÷ 1) (with the "
+            f"bound before or after alone: {sign_in_bounds[0]:.2f}-{sign_in_bounds[1]:.2f}; "
+            f"per CPU second {sign_ins_per_cpu / (bound_per_cpu * (1 + n)):.3f}); "
+            f"concurrency {sign_ins['concurrency']}; server counted "
+            f"{sign_ins['argon2_ops'] / sign_ins['successes']:.2f} argon2 ops per sign-in; "
+            + ", ".join(f"{k} {v}" for k, v in sign_ins["statuses"].items()),
+        ),
+        (
+            "locked_sign_in_argon2_ops",
+            "7b. argon2 ops, wrong passwords for locked usernames",
+            refusals["argon2_ops"],
+            f"{refusals['requests']} answered for {locked['usernames']} usernames, each locked by "
+            f"{locked['max_failures']} wrong passwords ({locked['locking']['argon2_ops']:.0f} "
+            f"argon2 ops); answers: "
+            + ", ".join(f"{k} {v}" for k, v in wrk_errors([refusals]).items())
+            + f"; {refusals['server_cpu_us_per_request']:.0f} µs of server CPU a refusal, "
+            f"{refusals['per_s']:.0f} requests/s; wrk 1 thread, 16 connections",
         ),
     ]
     return [
@@ -1343,6 +1527,7 @@ def compare(value: float, sense: str, other: float) -> bool:
         ">=": value >= other,
         "<": value < other,
         "<=": value <= other,
+        "=": value == other,
     }[sense]
 
 
@@ -1396,8 +1581,9 @@ def server_env(workdir: Path) -> dict[str, str]:
         "CIAM_DELIVERY": "outbox",
         "CIAM_OUTBOX_PATH": str(workdir / "outbox.jsonl"),
         # All the load comes from one address, which stands for many: the per-address limiter
-        # stays in every request's path but never refuses.
+        # stays in every request's path but never refuses; so does the one on sign-ins.
         "CIAM_IP_RATE_LIMIT": "1000000000",
+        "CIAM_SIGN_IN_IP_LIMIT": "1000000000",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
     env.pop("CIAM_REDIS_URL", None)
@@ -1445,6 +1631,11 @@ def main() -> None:
             ),
             ("argon2_after", "1. argon2 bound (after)", bench.argon2_rate),
             (
+                "sign_ins",
+                f"7. sign-ins at concurrency {reset_concurrency}, then locked usernames",
+                lambda: bench.sign_ins(reset_concurrency, SIGN_IN_USERS),
+            ),
+            (
                 "healthz",
                 "3. /healthz while resets saturate the CPU",
                 lambda: bench.healthz_under_resets(reset_concurrency, groups["m3"]),
@@ -1479,6 +1670,7 @@ def main() -> None:
                 "history_checked": history_checked,
                 "workers": 1,
                 "reset_concurrency": reset_concurrency,
+                "sign_in_max_failures": settings.sign_in_max_failures,
                 "durations_s": durations.__dict__,
             },
             "measurements": measurements,
