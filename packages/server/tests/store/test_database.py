@@ -118,7 +118,7 @@ async def test_postgresql_transactions_share_the_pool_and_open_no_more(postgres_
 
     async def backend() -> int:
         async with engine.begin() as connection:
-            pid = (await connection.execute(sqlalchemy.text("SELECT pg_backend_pid()"))).scalar_one()
+            pid = await connection.scalar(sqlalchemy.text("SELECT pg_backend_pid()"))
             await connection.execute(sqlalchemy.text("SELECT pg_sleep(0.02)"))
             return int(pid)
 
