@@ -46,9 +46,10 @@ TRANSPORT_URL = "http://ciam-test-server"
 """The base URL for requests through the transports: they reach the app whatever the host."""
 
 KIT_SETTINGS: Mapping[str, object] = {
-    # The per-address request limit counts in wall time (the ``limits`` library), which the
-    # clock of the kit does not move; every test would share one address's count as well.
+    # The per-address limits count in wall time (the ``limits`` library), which the clock of
+    # the kit does not move; every test would share one address's count as well.
     "ip_rate_limit": 0,
+    "sign_in_ip_limit": 0,
     # Hashing costs little: the tests exercise the flows, not argon2's cost.
     "argon2_time_cost": 1,
     "argon2_memory_kib": 1024,
