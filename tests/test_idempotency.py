@@ -46,10 +46,8 @@ def _post(
 ) -> httpx.Response:
     headers = {} if key is None else {"Idempotency-Key": key}
     if app.client_secret is None:
-        body = {"client_id": app.client_id, **body}
-        auth = None
-    else:
-        auth = httpx.BasicAuth(app.client_id, app.client_secret)
+        return http.post(path, json={"client_id": app.client_id, **body}, headers=headers)
+    auth = httpx.BasicAuth(app.client_id, app.client_secret)
     return http.post(path, json=body, headers=headers, auth=auth)
 
 

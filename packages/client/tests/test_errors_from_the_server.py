@@ -60,19 +60,28 @@ async def call(
     step: Callable[[Sdk], Awaitable[Any]],
 ) -> None:
     """Run ``step`` with a client of ``kind`` (sync or async) as ``app``, with no retries."""
-    options = {
-        "base_url": server.transport_url,
-        "client_id": app.client_id,
-        "client_secret": app.client_secret,
-        "max_retries": 0,
-    }
     if kind == "sync":
-        with server.http_client() as http, CiamClient(**options, http_client=http) as client:
+        with (
+            server.http_client() as http,
+            CiamClient(
+                base_url=server.transport_url,
+                client_id=app.client_id,
+                client_secret=app.client_secret,
+                max_retries=0,
+                http_client=http,
+            ) as client,
+        ):
             await step(Sdk(client))
     else:
         async with (
-            server.async_http_client() as http,
-            AsyncCiamClient(**options, http_client=http) as async_client,
+            server.async_http_client() as async_http,
+            AsyncCiamClient(
+                base_url=server.transport_url,
+                client_id=app.client_id,
+                client_secret=app.client_secret,
+                max_retries=0,
+                http_client=async_http,
+            ) as async_client,
         ):
             await step(Sdk(async_client))
 
