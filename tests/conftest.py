@@ -36,9 +36,9 @@ from click.testing import CliRunner
 
 from ciam_client import APIStatusError, CiamClient
 from ciam_server.cli import main as ciam_server_cli
-from ciam_server.testing import CiamTestServer
+from ciam_server.testing import CiamTestServer, RegisteredApplication, RegisteredUser
 
-from .postgres import fresh_database
+from .postgres import fresh_database, migrated_template
 
 SECRET_KEY = "cross-package-tests-secret-key-0123456789"
 # Cheap argon2 parameters: the tests exercise the flow, not the cost.
@@ -403,22 +403,33 @@ def strict_twin(
 # --- the server's test kit (docs/testing.md): the server in this process ---------------------
 
 
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """A migrated PostgreSQL database that each test server on PostgreSQL starts as a copy of."""
+    with migrated_template() as name:
+        yield name
+
+
 @pytest.fixture
-def ciam_test_server_settings(database_engine: str) -> Iterator[dict[str, object]]:
+def ciam_test_server_settings(
+    database_engine: str, request: pytest.FixtureRequest
+) -> Iterator[dict[str, object]]:
     """The test kit's ``ciam_test_server`` on each engine of :data:`ENGINES`, as the server
-    processes above: the kit's own SQLite file, or a fresh PostgreSQL database."""
+    processes above: the kit's own SQLite file, or a fresh PostgreSQL database (a copy of
+    :func:`postgres_template`, which the kit's start finds migrated)."""
     if database_engine == "sqlite":
         yield {}
         return
-    with fresh_database() as url:
+    with fresh_database(template=request.getfixturevalue("postgres_template")) as url:
         yield {"database_url": url}
 
 
-@pytest.fixture
-def kit_ciam(ciam_test_server: CiamTestServer) -> Iterator[CiamClient]:
-    """The sync SDK as a confidential application of the test's ``ciam_test_server``, its
+@contextmanager
+def kit_client(
+    ciam_test_server: CiamTestServer, app: App | RegisteredApplication
+) -> Iterator[CiamClient]:
+    """The sync SDK as ``app`` (registered or made up) on the test's ``ciam_test_server``, its
     requests handed to the server through the kit's transport."""
-    app = ciam_test_server.create_application("web")
     with (
         ciam_test_server.http_client() as http,
         CiamClient(
@@ -429,3 +440,31 @@ def kit_ciam(ciam_test_server: CiamTestServer) -> Iterator[CiamClient]:
         ) as client,
     ):
         yield client
+
+
+@pytest.fixture
+def kit_web_app(ciam_test_server: CiamTestServer) -> RegisteredApplication:
+    """A confidential application of the test's ``ciam_test_server``."""
+    return ciam_test_server.create_application("web")
+
+
+@pytest.fixture
+def kit_spa_app(ciam_test_server: CiamTestServer) -> RegisteredApplication:
+    """A public application of the test's ``ciam_test_server``, enabled to send codes."""
+    return ciam_test_server.create_application("spa", allow_otp_send=True)
+
+
+@pytest.fixture
+def kit_ciam(
+    ciam_test_server: CiamTestServer, kit_web_app: RegisteredApplication
+) -> Iterator[CiamClient]:
+    """The sync SDK as the confidential application of the test's ``ciam_test_server``."""
+    with kit_client(ciam_test_server, kit_web_app) as client:
+        yield client
+
+
+@pytest.fixture
+def kit_user(ciam_test_server: CiamTestServer) -> RegisteredUser:
+    """A user of the test's ``ciam_test_server``, with an email address, a phone number and
+    DEFAULT_PASSWORD."""
+    return ciam_test_server.create_user(password=DEFAULT_PASSWORD)

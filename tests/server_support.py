@@ -32,6 +32,7 @@ from ciam_server.domain.models import AppType
 from ciam_server.domain.passwords import PasswordHashing
 from ciam_server.domain.policy import normalize_password
 from ciam_server.store import SqlStore, create_engine, upgrade
+from ciam_server.testing import CiamTestServer
 from ciam_shared import ERROR_CONTENT_TYPE
 
 from .conftest import FAST_ARGON2, SECRET_KEY, Server, _start
@@ -74,11 +75,16 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
         return worker.submit(asyncio.run, coroutine).result()
 
 
-def query(server: Server, sql: str, **params: object) -> list[tuple[Any, ...]]:
-    """Rows of ``sql`` (``:name`` parameters) on the server's database, SQLite or PostgreSQL."""
+def query(server: Server | CiamTestServer, sql: str, **params: object) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` (``:name`` parameters) on the database of a server process or of a test
+    kit's server, SQLite or PostgreSQL."""
+    if isinstance(server, Server):
+        url = server.env["CIAM_DATABASE_URL"]
+    else:
+        url = server.settings.database_url
 
     async def fetch() -> list[tuple[Any, ...]]:
-        engine = create_async_engine(server.env["CIAM_DATABASE_URL"], poolclass=NullPool)
+        engine = create_async_engine(url, poolclass=NullPool)
         try:
             async with engine.connect() as connection:
                 result = await connection.execute(text(sql), params)
@@ -89,12 +95,12 @@ def query(server: Server, sql: str, **params: object) -> list[tuple[Any, ...]]:
     return run_async(fetch())
 
 
-def count(server: Server, table: str) -> int:
+def count(server: Server | CiamTestServer, table: str) -> int:
     rows = query(server, f"SELECT count(*) FROM {table}")  # noqa: S608 - a table name of ours
     return int(rows[0][0])
 
 
-def password_changes(server: Server, email: str) -> tuple[int, int]:
+def password_changes(server: Server | CiamTestServer, email: str) -> tuple[int, int]:
     """``(credential_version, entries in the password history)`` of the user with ``email``."""
     [(version, history)] = query(
         server,

@@ -1,5 +1,8 @@
 """``/otp/send`` for a reset tells nobody whether an address has an account, or a frozen one:
-same status, same body shape, same headers, same time."""
+same status, same body shape, same headers, same time.
+
+The answers are compared on the server's test kit (docs/testing.md), a server of each test's
+own; the times on a server process and on the app in this process."""
 
 from __future__ import annotations
 
@@ -17,13 +20,16 @@ from litestar.testing import TestClient
 from ciam_server.app import create_app
 from ciam_server.delivery.outbox import OutboxSender
 from ciam_server.domain.send_otp import UnknownAccountDelivery
+from ciam_server.testing import (
+    CiamTestServer,
+    CodeMessage,
+    NoAccountNotice,
+    RegisteredApplication,
+)
 
 from .conftest import App, Server, unique_email
 from .server_support import (
-    client_from,
     in_process_settings,
-    loopback_address,
-    outbox_lines,
     prepare_database,
     run_async,
 )
@@ -52,12 +58,21 @@ def _addresses(server: Server) -> Addresses:
     return Addresses(existing=existing.email, unknown=unique_email("nobody"), frozen=frozen.email)
 
 
-def _sender(http: httpx.Client, server: Server, app: App) -> Callable[[str], httpx.Response]:
+def _kit_addresses(server: CiamTestServer) -> Addresses:
+    existing = server.create_user()
+    frozen = server.create_user()
+    server.freeze_user(frozen.email)
+    return Addresses(existing=existing.email, unknown=unique_email("nobody"), frozen=frozen.email)
+
+
+def _sender(
+    http: httpx.Client, base_url: str, app: App | RegisteredApplication
+) -> Callable[[str], httpx.Response]:
     auth = httpx.BasicAuth(app.client_id, app.client_secret or "")
 
     def send(email: str) -> httpx.Response:
         return http.post(
-            f"{server.base_url}/otp/send",
+            f"{base_url}/otp/send",
             json={"usage": "reset_password", "email": email},
             auth=auth,
         )
@@ -84,16 +99,19 @@ def _assert_same_answers(responses: dict[str, httpx.Response]) -> None:
 
 
 def test_the_same_answer_for_an_account_no_account_and_a_frozen_one(
-    server: Server, web_app: App
+    ciam_test_server: CiamTestServer, kit_web_app: RegisteredApplication
 ) -> None:
-    addresses = _addresses(server)
+    """Over a real socket (the kit's uvicorn), with every header the server sends."""
+    addresses = _kit_addresses(ciam_test_server)
     with httpx.Client() as http:
-        send = _sender(http, server, web_app)
+        send = _sender(http, ciam_test_server.base_url, kit_web_app)
         responses = {kind: send(address) for kind, address in addresses.kinds().items()}
     _assert_same_answers(responses)
     # The default delivery: every address gets a code.
     for address in addresses.kinds().values():
-        assert [m["usage"] for m in server.messages(address)] == ["reset_password"]
+        sent = ciam_test_server.outbox.sent_to(address)
+        assert [type(m) for m in sent] == [CodeMessage], sent
+        assert [m.usage for m in sent if isinstance(m, CodeMessage)] == ["reset_password"]
 
 
 @pytest.mark.sqlite_only  # the same store work for every kind, on either engine: one suffices
@@ -106,7 +124,7 @@ def test_the_same_time_for_an_account_no_account_and_a_frozen_one(
     kinds = addresses.kinds()
     timings: dict[str, list[float]] = {kind: [] for kind in kinds}
     with httpx.Client() as http:
-        send = _sender(http, server, web_app)
+        send = _sender(http, server.base_url, web_app)
         for _ in range(WARM_UP):
             for address in kinds.values():
                 assert send(address).status_code == 200
@@ -124,33 +142,36 @@ def test_the_same_time_for_an_account_no_account_and_a_frozen_one(
     assert gap <= MAX_MEDIAN_GAP, f"medians differ by {gap * 1000:.2f} ms: {report}"
 
 
-@pytest.mark.parametrize("delivery", ["notice", "none"])
+@pytest.mark.parametrize(
+    "delivery",
+    [
+        pytest.param(kind, marks=pytest.mark.ciam_settings(unknown_account_delivery=kind))
+        for kind in ("notice", "none")
+    ],
+)
 def test_other_deliveries_to_unknown_addresses_answer_the_same(
-    strict_server: Server, strict_twin: Server, delivery: str
+    ciam_test_server: CiamTestServer, kit_web_app: RegisteredApplication, delivery: str
 ) -> None:
     """With ``notice`` an unknown address is told it has no account; with ``none`` it gets
     nothing. The caller cannot tell either from the answer."""
-    server = strict_server if delivery == "notice" else strict_twin
-    app = server.create_app("web")
-    addresses = _addresses(server)
-    before = len(outbox_lines(server))
-    with client_from(loopback_address()) as http:
-        send = _sender(http, server, app)
+    addresses = _kit_addresses(ciam_test_server)
+    with ciam_test_server.http_client() as http:
+        send = _sender(http, "", kit_web_app)
         responses = {kind: send(address) for kind, address in addresses.kinds().items()}
     _assert_same_answers(responses)
 
     for address in (addresses.existing, addresses.frozen):
-        sent = server.messages(address)
-        assert [m["usage"] for m in sent] == ["reset_password"]
-        assert sent[0]["code"].isdigit()
-    unknown = server.messages(addresses.unknown)
+        code = ciam_test_server.last_code(address)
+        assert code.usage == "reset_password"
+        assert code.code.isdigit()
+        assert len(ciam_test_server.outbox.sent_to(address)) == 1
+    unknown = ciam_test_server.outbox.sent_to(addresses.unknown)
     if delivery == "notice":
         assert len(unknown) == 1
-        assert unknown[0]["usage"] == "no_account"
-        assert "code" not in unknown[0]
+        assert isinstance(unknown[0], NoAccountNotice)
     else:
         assert unknown == []
-    assert len(outbox_lines(server)) == before + (3 if delivery == "notice" else 2)
+    assert len(ciam_test_server.outbox.messages) == (3 if delivery == "notice" else 2)
 
 
 MAILBOX_DELAY = 0.05  # seconds: an SMTP server or SMS gateway is slower than the dev outbox

@@ -1,19 +1,30 @@
 """``Idempotency-Key`` on both endpoints: a repeat is answered as the first request was and
 changes nothing; and the SDK, whose retries reuse their call's key, never loses nor doubles a
-send or a reset when an answer is lost on the way."""
+send or a reset when an answer is lost on the way.
+
+The keys run on the server's test kit (docs/testing.md), whose clock ends a key's lifetime at
+once; the lost answers, on a server process whose connection is cut."""
 
 from __future__ import annotations
 
-import time
 import uuid
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from ciam_client import CiamClient, _client
+from ciam_server.testing import (
+    CiamTestServer,
+    PasswordChangedNotice,
+    RegisteredApplication,
+    RegisteredUser,
+)
 
 from .conftest import NEW_PASSWORD, App, Server, User, unique_email
-from .server_support import assert_error, count, outbox_lines, password_changes
+from .server_support import assert_error, count, password_changes
+
+Kit = CiamTestServer
 
 REPLAYED = "Idempotent-Replayed"
 
@@ -31,66 +42,82 @@ def _key() -> str:
 
 
 def _post(
-    server: Server, app: App, path: str, body: dict[str, str], key: str | None
+    http: httpx.Client, app: RegisteredApplication, path: str, body: dict[str, str], key: str | None
 ) -> httpx.Response:
     headers = {} if key is None else {"Idempotency-Key": key}
     if app.client_secret is None:
-        body = {"client_id": app.client_id, **body}
-        auth = None
-    else:
-        auth = httpx.BasicAuth(app.client_id, app.client_secret)
-    return httpx.post(f"{server.base_url}{path}", json=body, headers=headers, auth=auth)
+        return http.post(path, json={"client_id": app.client_id, **body}, headers=headers)
+    auth = httpx.BasicAuth(app.client_id, app.client_secret)
+    return http.post(path, json=body, headers=headers, auth=auth)
 
 
-def _send(server: Server, app: App, email: str, key: str | None) -> httpx.Response:
-    return _post(server, app, "/otp/send", {"usage": "reset_password", "email": email}, key)
+def _send(
+    http: httpx.Client, app: RegisteredApplication, email: str, key: str | None
+) -> httpx.Response:
+    return _post(http, app, "/otp/send", {"usage": "reset_password", "email": email}, key)
 
 
-def test_a_repeated_send_is_answered_again_and_sends_nothing(server: Server, web_app: App) -> None:
+@pytest.fixture
+def http(ciam_test_server: Kit) -> Iterator[httpx.Client]:
+    """Plain HTTP to the test's kit server."""
+    with ciam_test_server.http_client() as client:
+        yield client
+
+
+def test_a_repeated_send_is_answered_again_and_sends_nothing(
+    ciam_test_server: Kit, http: httpx.Client, kit_web_app: RegisteredApplication
+) -> None:
     email, key = unique_email(), _key()
-    first = _send(server, web_app, email, key)
-    again = _send(server, web_app, email, key)
+    first = _send(http, kit_web_app, email, key)
+    again = _send(http, kit_web_app, email, key)
 
     assert first.status_code == again.status_code == 200
     assert again.content == first.content
     assert again.headers[REPLAYED] == "true"
     assert REPLAYED not in first.headers
     assert again.headers["content-type"] == first.headers["content-type"]
-    assert len(server.messages(email)) == 1
+    assert len(ciam_test_server.outbox.sent_to(email)) == 1
 
 
 def test_a_repeated_reset_changes_the_password_once(
-    server: Server, web_app: App, new_user: User
+    ciam_test_server: Kit,
+    http: httpx.Client,
+    kit_web_app: RegisteredApplication,
+    kit_user: RegisteredUser,
 ) -> None:
-    token = _send(server, web_app, new_user.email, None).json()["otp_token"]
+    token = _send(http, kit_web_app, kit_user.email, None).json()["otp_token"]
     body = {
-        "email": new_user.email,
-        "email_otp": server.last_code(new_user.email),
+        "email": kit_user.email,
+        "email_otp": ciam_test_server.last_code(kit_user.email).code,
         "email_otp_token": token,
         "password": NEW_PASSWORD,
     }
     key = _key()
-    first = _post(server, web_app, "/reset_user_password", body, key)
-    again = _post(server, web_app, "/reset_user_password", body, key)
+    first = _post(http, kit_web_app, "/reset_user_password", body, key)
+    again = _post(http, kit_web_app, "/reset_user_password", body, key)
 
     assert first.status_code == again.status_code == 200
     assert again.content == first.content == b""
     assert again.headers[REPLAYED] == "true"
     # Not run again: the same request under another key finds the token used.
-    fresh = _post(server, web_app, "/reset_user_password", body, _key())
+    fresh = _post(http, kit_web_app, "/reset_user_password", body, _key())
     assert_error(fresh, 400, "bad_email_otp_token")
 
-    assert password_changes(server, new_user.email) == (1, 2)
-    assert server.password_matches(new_user, NEW_PASSWORD)
-    changed = [m for m in server.messages(new_user.email) if m["usage"] == "password_changed"]
+    assert password_changes(ciam_test_server, kit_user.email) == (1, 2)
+    assert ciam_test_server.password_matches(kit_user.email, NEW_PASSWORD)
+    changed = [
+        m
+        for m in ciam_test_server.outbox.sent_to(kit_user.email)
+        if isinstance(m, PasswordChangedNotice)
+    ]
     assert len(changed) == 1
 
 
-def test_a_refusal_is_replayed_too(server: Server, web_app: App) -> None:
+def test_a_refusal_is_replayed_too(http: httpx.Client, kit_web_app: RegisteredApplication) -> None:
     key = _key()
     body = {"usage": "reset_password", "email": "not-an-address"}
-    first = _post(server, web_app, "/otp/send", body, key)
-    again = _post(server, web_app, "/otp/send", body, key)
+    first = _post(http, kit_web_app, "/otp/send", body, key)
+    again = _post(http, kit_web_app, "/otp/send", body, key)
     assert_error(first, 400, "malformed_email")
     assert_error(again, 400, "malformed_email")
     assert again.content == first.content
@@ -99,61 +126,78 @@ def test_a_refusal_is_replayed_too(server: Server, web_app: App) -> None:
 
 @pytest.mark.parametrize("path", ["/otp/send", "/reset_user_password"])
 def test_the_same_key_with_another_body_is_refused(
-    server: Server, web_app: App, new_user: User, path: str
+    ciam_test_server: Kit,
+    http: httpx.Client,
+    kit_web_app: RegisteredApplication,
+    kit_user: RegisteredUser,
+    path: str,
 ) -> None:
     if path == "/otp/send":
-        first_body = {"usage": "reset_password", "email": new_user.email}
+        first_body = {"usage": "reset_password", "email": kit_user.email}
         other_body = {"usage": "reset_password", "email": unique_email()}
     else:
-        token = _send(server, web_app, new_user.email, None).json()["otp_token"]
-        code = server.last_code(new_user.email)
+        token = _send(http, kit_web_app, kit_user.email, None).json()["otp_token"]
+        code = ciam_test_server.last_code(kit_user.email).code
         first_body = {
-            "email": new_user.email,
+            "email": kit_user.email,
             "email_otp": code,
             "email_otp_token": token,
             "password": "short",
         }
         other_body = first_body | {"password": NEW_PASSWORD}
     key = _key()
-    lines = len(outbox_lines(server))
-    first = _post(server, web_app, path, first_body, key)
+    messages = len(ciam_test_server.outbox.messages)
+    first = _post(http, kit_web_app, path, first_body, key)
     assert first.status_code in (200, 400), first.text
-    lines_after_first = len(outbox_lines(server))
+    messages_after_first = len(ciam_test_server.outbox.messages)
 
-    refused = _post(server, web_app, path, other_body, key)
+    refused = _post(http, kit_web_app, path, other_body, key)
     assert_error(refused, 422, "idempotency_key_reused")
     assert REPLAYED not in refused.headers
-    assert len(outbox_lines(server)) == lines_after_first
-    assert lines_after_first == lines + (1 if path == "/otp/send" else 0)
-    assert server.password_matches(new_user, new_user.password)
+    assert len(ciam_test_server.outbox.messages) == messages_after_first
+    assert messages_after_first == messages + (1 if path == "/otp/send" else 0)
+    assert ciam_test_server.password_matches(kit_user.email, kit_user.password)
 
 
-def test_keys_belong_to_their_application(server: Server, web_app: App, spa_app: App) -> None:
+def test_keys_belong_to_their_application(
+    ciam_test_server: Kit,
+    http: httpx.Client,
+    kit_web_app: RegisteredApplication,
+    kit_spa_app: RegisteredApplication,
+) -> None:
     email, key = unique_email(), _key()
-    from_web = _send(server, web_app, email, key)
-    from_spa = _send(server, spa_app, email, key)
+    from_web = _send(http, kit_web_app, email, key)
+    ciam_test_server.clock.advance(ciam_test_server.settings.otp_send_interval)
+    from_spa = _send(http, kit_spa_app, email, key)
 
     assert from_web.status_code == from_spa.status_code == 200
     assert REPLAYED not in from_spa.headers
     assert from_web.json()["otp_token"] != from_spa.json()["otp_token"]
-    assert len(server.messages(email)) == 2
+    assert len(ciam_test_server.outbox.sent_to(email)) == 2
 
 
-def test_a_key_expires(strict_server: Server) -> None:
-    """On a server keeping keys 1 s, the same key and body are run again 1.5 s later."""
-    app = strict_server.create_app("web")
-    user = strict_server.create_user()
+def test_a_key_expires(
+    ciam_test_server: Kit,
+    http: httpx.Client,
+    kit_web_app: RegisteredApplication,
+    kit_user: RegisteredUser,
+) -> None:
+    """The same key and body are answered again until the key's lifetime is over, then run
+    again."""
+    ttl = ciam_test_server.settings.idempotency_ttl
     key = _key()
-    first = _send(strict_server, app, user.email, key)
-    again = _send(strict_server, app, user.email, key)
+    first = _send(http, kit_web_app, kit_user.email, key)
+    ciam_test_server.clock.advance(ttl - 1)
+    again = _send(http, kit_web_app, kit_user.email, key)
     assert again.headers[REPLAYED] == "true"
-    time.sleep(1.5)
-    later = _send(strict_server, app, user.email, key)
+    assert again.content == first.content
+    ciam_test_server.clock.advance(1)
+    later = _send(http, kit_web_app, kit_user.email, key)
 
     assert first.status_code == later.status_code == 200
     assert REPLAYED not in later.headers
     assert later.json()["otp_token"] != first.json()["otp_token"]
-    assert len(strict_server.messages(user.email)) == 2
+    assert len(ciam_test_server.outbox.sent_to(kit_user.email)) == 2
 
 
 @pytest.mark.parametrize(
@@ -161,14 +205,15 @@ def test_a_key_expires(strict_server: Server) -> None:
     ["k" * 300, "with space", "tab\there", ""],
     ids=["300 characters", "a space", "a tab", "empty"],
 )
-def test_an_invalid_key_is_refused(server: Server, web_app: App, key: str) -> None:
+def test_an_invalid_key_is_refused(
+    ciam_test_server: Kit, http: httpx.Client, kit_web_app: RegisteredApplication, key: str
+) -> None:
     email = unique_email()
-    challenges = count(server, "otp_challenges")
-    response = _send(server, web_app, email, key)
+    response = _send(http, kit_web_app, email, key)
     description = assert_error(response, 400, "invalid_request")
     assert "Idempotency-Key" in description
-    assert server.messages(email) == []
-    assert count(server, "otp_challenges") == challenges
+    assert ciam_test_server.outbox.messages == []
+    assert count(ciam_test_server, "otp_challenges") == 0
 
 
 # --- the SDK, when an answer is lost --------------------------------------------------------------

@@ -1,8 +1,11 @@
 """Send limits per address and per application, and wrong-code limits per token and per address,
-on real server processes through the SDK.
+through the SDK.
 
-The shared ``server`` turns the send limits off; ``limited_server`` and ``strict_server`` keep
-them (see the conftest).
+Most run on the server's test kit (docs/testing.md), whose clock passes an interval, a day or a
+failure window at once. Those about several processes on one database, the ``ciam-server apps
+set-quota`` command and the wall-time cache of applications run on server processes: the shared
+``server`` turns the send limits off; ``limited_server`` and ``strict_server`` keep them (see the
+conftest).
 """
 
 from __future__ import annotations
@@ -26,8 +29,7 @@ from ciam_client import (
     RateLimitExceededError,
     SmsRateLimitExceededError,
 )
-from ciam_server.domain.models import Channel
-from ciam_server.store import SqlStore, create_engine
+from ciam_server.testing import CiamTestServer, RegisteredApplication, RegisteredUser
 
 from .conftest import (
     DAILY_LIMIT,
@@ -37,13 +39,12 @@ from .conftest import (
     SEND_INTERVAL,
     App,
     Server,
-    User,
     api_error,
+    kit_client,
     unique_email,
     unique_phone_number,
     wrong_code,
 )
-from .server_support import run_async
 
 DAY = 24 * 3600
 
@@ -60,46 +61,60 @@ CHANNELS = {
 }
 
 
+def _kit_send(
+    server: CiamTestServer, app: RegisteredApplication, channel: str, address: str
+) -> str:
+    with kit_client(server, app) as ciam:
+        return _send(ciam, channel, address)
+
+
 @pytest.mark.parametrize("channel", ["email", "sms"])
-def test_a_second_code_within_the_interval_is_refused(limited_server: Server, channel: str) -> None:
+def test_a_second_code_within_the_interval_is_refused(
+    ciam_test_server: CiamTestServer, kit_web_app: RegisteredApplication, channel: str
+) -> None:
     make_address, error_class, code = CHANNELS[channel]
+    interval = ciam_test_server.settings.otp_send_interval
+    assert interval == SEND_INTERVAL
     address = make_address()
-    app = limited_server.create_app("web")
-    with limited_server.client(app) as ciam:
+    with kit_client(ciam_test_server, kit_web_app) as ciam:
         _send(ciam, channel, address)
+        ciam_test_server.clock.advance(interval - 1)
         with api_error(error_class, status=400, code=code) as refused:
             _send(ciam, channel, address)
         # Another address is not held back by this one's interval.
         _send(ciam, channel, make_address())
 
-    error = refused.value
-    assert error.retry_after is not None
-    assert 0 < error.retry_after <= SEND_INTERVAL
-    assert int(error.response.headers["Retry-After"]) == error.retry_after
-    assert len(limited_server.messages(address)) == 1
+        error = refused.value
+        assert error.retry_after == 1
+        assert int(error.response.headers["Retry-After"]) == error.retry_after
+        assert len(ciam_test_server.outbox.sent_to(address)) == 1
+
+        ciam_test_server.clock.advance(error.retry_after)  # the interval is over
+        _send(ciam, channel, address)
+    assert len(ciam_test_server.outbox.sent_to(address)) == 2
 
 
-def test_the_interval_holds_for_every_spelling_of_an_address(limited_server: Server) -> None:
+def test_the_interval_holds_for_every_spelling_of_an_address(
+    ciam_test_server: CiamTestServer, kit_ciam: CiamClient
+) -> None:
     """The limit is on the normalized address: upper case does not make another address."""
     address = unique_email()
-    app = limited_server.create_app("web")
-    with limited_server.client(app) as ciam:
-        ciam.send_otp(email=address)
-        with api_error(EmailRateLimitExceededError, status=400, code="email_rate_limit_exceeded"):
-            ciam.send_otp(email=address.upper())
-    assert len(limited_server.messages(address)) == 1
+    kit_ciam.send_otp(email=address)
+    with api_error(EmailRateLimitExceededError, status=400, code="email_rate_limit_exceeded"):
+        kit_ciam.send_otp(email=address.upper())
+    assert len(ciam_test_server.outbox.sent_to(address)) == 1
 
 
-def test_the_interval_counts_codes_sent_by_any_application(limited_server: Server) -> None:
+def test_the_interval_counts_codes_sent_by_any_application(
+    ciam_test_server: CiamTestServer,
+) -> None:
     address = unique_email()
-    first, second = limited_server.create_app("web"), limited_server.create_app("m2m")
-    with limited_server.client(first) as ciam:
-        ciam.send_otp(email=address)
-    with (
-        limited_server.client(second) as ciam,
-        api_error(EmailRateLimitExceededError, status=400, code="email_rate_limit_exceeded"),
-    ):
-        ciam.send_otp(email=address)
+    first = ciam_test_server.create_application("web")
+    second = ciam_test_server.create_application("m2m")
+    _kit_send(ciam_test_server, first, "email", address)
+    with api_error(EmailRateLimitExceededError, status=400, code="email_rate_limit_exceeded"):
+        _kit_send(ciam_test_server, second, "email", address)
+    assert len(ciam_test_server.outbox.sent_to(address)) == 1
 
 
 QUOTA_ERRORS = {
@@ -118,19 +133,6 @@ def _quota_with_the_cli(server: Server, app: App, channel: str, daily: int | Non
         "channel": channel,
         "daily": daily,
     }
-
-
-def _quota_in_the_database(server: Server, app: App, channel: str, daily: int | None) -> None:
-    async def set_quota() -> bool:
-        engine = create_engine(server.env["CIAM_DATABASE_URL"])
-        try:
-            return await SqlStore(engine).set_application_quota(
-                app.client_id, Channel(channel), daily
-            )
-        finally:
-            await engine.dispose()
-
-    assert run_async(set_quota())
 
 
 def _check_daily_quota(server: Server, channel: str, set_quota: SetQuota) -> None:
@@ -191,26 +193,68 @@ def test_a_quota_set_while_the_server_runs_applies_within_the_cache_lifetime(
 
 
 @pytest.mark.parametrize("channel", ["email", "sms"])
-def test_an_application_daily_quota_is_enforced(limited_server: Server, channel: str) -> None:
-    """The same, with the quota written by the store itself: the server's side alone."""
-    _check_daily_quota(limited_server, channel, _quota_in_the_database)
+def test_an_application_daily_quota_is_enforced(
+    ciam_test_server: CiamTestServer, channel: str
+) -> None:
+    """The same on the test kit's server, with the quota written by the store itself: the
+    server's side alone; and the quota counts the codes of the last 24 hours."""
+    make_address = CHANNELS[channel][0]
+    error_class, code = QUOTA_ERRORS[channel]
+    other_channel = "sms" if channel == "email" else "email"
+    server = ciam_test_server
+    app = server.create_application("web")
+    bystander = server.create_application("web")
+    server.set_quota(app.client_id, channel, 2)
+    _kit_send(server, app, channel, make_address())
+    server.clock.advance(3600)
+    _kit_send(server, app, channel, make_address())
+    refused_address = make_address()
+    with api_error(error_class, status=400, code=code) as refused:
+        _kit_send(server, app, channel, refused_address)
+    assert server.outbox.sent_to(refused_address) == []
+    error = refused.value
+    # The first code leaves the last 24 hours 23 hours from now.
+    assert error.retry_after == DAY - 3600
+    assert int(error.response.headers["Retry-After"]) == error.retry_after
+    # The quota is per channel and per application.
+    _kit_send(server, app, other_channel, CHANNELS[other_channel][0]())
+    _kit_send(server, bystander, channel, make_address())
+
+    server.clock.advance(error.retry_after - 1)
+    with api_error(error_class, status=400, code=code):
+        _kit_send(server, app, channel, make_address())
+    server.clock.advance(1)  # the first code is a day old: room for one more
+    _kit_send(server, app, channel, make_address())
+    with api_error(error_class, status=400, code=code):
+        _kit_send(server, app, channel, make_address())
+
+    server.set_quota(app.client_id, channel, None)
+    _kit_send(server, app, channel, make_address())
+
+    server.set_quota(app.client_id, channel, 0)
+    with api_error(error_class, status=400, code=code):
+        _kit_send(server, app, channel, make_address())
 
 
-def test_the_daily_limit(strict_server: Server) -> None:
+@pytest.mark.ciam_settings(otp_send_interval=0, otp_daily_limit=DAILY_LIMIT)
+def test_the_daily_limit(ciam_test_server: CiamTestServer, kit_ciam: CiamClient) -> None:
     capped, other = unique_email("capped"), unique_email("other")
-    app = strict_server.create_app("web")
-    with strict_server.client(app) as ciam:
-        for _ in range(DAILY_LIMIT):
-            ciam.send_otp(email=capped)
-        with api_error(
-            EmailRateLimitExceededError, status=400, code="email_rate_limit_exceeded"
-        ) as refused:
-            ciam.send_otp(email=capped)
-        ciam.send_otp(email=other)  # another address has a count of its own
-    assert refused.value.retry_after is not None
-    assert DAY - 60 < refused.value.retry_after <= DAY
+    for _ in range(DAILY_LIMIT):
+        kit_ciam.send_otp(email=capped)
+        ciam_test_server.clock.advance(60)
+    with api_error(
+        EmailRateLimitExceededError, status=400, code="email_rate_limit_exceeded"
+    ) as refused:
+        kit_ciam.send_otp(email=capped)
+    kit_ciam.send_otp(email=other)  # another address has a count of its own
+    # The first code leaves the last 24 hours when the day since it is over.
+    assert refused.value.retry_after == DAY - DAILY_LIMIT * 60
     assert int(refused.value.response.headers["Retry-After"]) == refused.value.retry_after
-    assert len(strict_server.messages(capped)) == DAILY_LIMIT
+    assert len(ciam_test_server.outbox.sent_to(capped)) == DAILY_LIMIT
+
+    ciam_test_server.clock.advance(refused.value.retry_after)
+    kit_ciam.send_otp(email=capped)
+    assert len(ciam_test_server.outbox.sent_to(capped)) == DAILY_LIMIT + 1
 
 
 def test_limits_are_counted_from_the_database_not_in_a_process(
@@ -237,33 +281,81 @@ def test_limits_are_counted_from_the_database_not_in_a_process(
 # --- wrong codes --------------------------------------------------------------------------------
 
 
-def test_five_wrong_codes_kill_the_token(server: Server, ciam: CiamClient, new_user: User) -> None:
+def test_five_wrong_codes_kill_the_token(
+    ciam_test_server: CiamTestServer, kit_ciam: CiamClient, kit_user: RegisteredUser
+) -> None:
     """Per token: the sixth check, even with the right code, finds the token dead. A new code is
-    a new token with attempts of its own (the shared server allows 10 wrong codes per address)."""
-    sent = ciam.send_otp(email=new_user.email)
-    code = server.last_code(new_user.email)
+    a new token with attempts of its own (the default allows 10 wrong codes per address)."""
+    sent = kit_ciam.send_otp(email=kit_user.email)
+    code = ciam_test_server.last_code(kit_user.email).code
     for _ in range(5):
         with api_error(BadEmailOtpError, status=400, code="bad_email_otp"):
-            ciam.reset_user_password(
-                email=new_user.email,
+            kit_ciam.reset_user_password(
+                email=kit_user.email,
                 otp=wrong_code(code),
                 otp_token=sent.otp_token,
                 password=NEW_PASSWORD,
             )
     with api_error(BadEmailOtpTokenError, status=400, code="bad_email_otp_token"):
-        ciam.reset_user_password(
-            email=new_user.email, otp=code, otp_token=sent.otp_token, password=NEW_PASSWORD
+        kit_ciam.reset_user_password(
+            email=kit_user.email, otp=code, otp_token=sent.otp_token, password=NEW_PASSWORD
         )
-    assert server.password_matches(new_user, new_user.password)
+    assert ciam_test_server.password_matches(kit_user.email, kit_user.password)
 
-    fresh = ciam.send_otp(email=new_user.email)
-    ciam.reset_user_password(
-        email=new_user.email,
-        otp=server.last_code(new_user.email),
+    ciam_test_server.clock.advance(ciam_test_server.settings.otp_send_interval)
+    fresh = kit_ciam.send_otp(email=kit_user.email)
+    kit_ciam.reset_user_password(
+        email=kit_user.email,
+        otp=ciam_test_server.last_code(kit_user.email).code,
         otp_token=fresh.otp_token,
         password=NEW_PASSWORD,
     )
-    assert server.password_matches(new_user, NEW_PASSWORD)
+    assert ciam_test_server.password_matches(kit_user.email, NEW_PASSWORD)
+
+
+@pytest.mark.ciam_settings(
+    otp_send_interval=0,
+    otp_identifier_max_failures=FAILURE_LIMIT,
+    otp_failure_window=FAILURE_WINDOW,
+)
+@pytest.mark.parametrize("channel", ["email", "sms"])
+def test_the_wrong_code_limit_of_an_address_ends_with_its_window(
+    ciam_test_server: CiamTestServer, kit_ciam: CiamClient, kit_user: RegisteredUser, channel: str
+) -> None:
+    """The address refused after its wrong codes may send and reset again once the failure
+    window has passed the first of them, and not a second sooner."""
+    address = kit_user.email if channel == "email" else kit_user.phone_number
+    bad_code_error = BadEmailOtpError if channel == "email" else BadPhoneNumberOtpError
+    bad_code = "bad_email_otp" if channel == "email" else "bad_phone_number_otp"
+    rate_limit_error, rate_limited = CHANNELS[channel][1:]
+
+    def reset(token: str, otp: str) -> None:
+        if channel == "email":
+            kit_ciam.reset_user_password(
+                email=address, otp=otp, otp_token=token, password=NEW_PASSWORD
+            )
+        else:
+            kit_ciam.reset_user_password(
+                phone_number=address, otp=otp, otp_token=token, password=NEW_PASSWORD
+            )
+
+    token = _send(kit_ciam, channel, address)
+    code = ciam_test_server.last_code(address).code
+    for _ in range(FAILURE_LIMIT):
+        with api_error(bad_code_error, status=400, code=bad_code):
+            reset(token, wrong_code(code))
+        ciam_test_server.clock.advance(60)
+    with api_error(rate_limit_error, status=400, code=rate_limited) as refused:
+        _send(kit_ciam, channel, address)
+    assert refused.value.retry_after == FAILURE_WINDOW - FAILURE_LIMIT * 60
+
+    ciam_test_server.clock.advance(refused.value.retry_after - 1)
+    with api_error(rate_limit_error, status=400, code=rate_limited):
+        _send(kit_ciam, channel, address)
+    ciam_test_server.clock.advance(1)
+    fresh = _send(kit_ciam, channel, address)
+    reset(fresh, ciam_test_server.last_code(address).code)
+    assert ciam_test_server.password_matches(address, NEW_PASSWORD)
 
 
 @pytest.mark.parametrize("channel", ["email", "sms"])

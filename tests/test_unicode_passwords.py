@@ -1,4 +1,8 @@
-"""Passwords beyond ASCII survive the SDK, the wire, the server and the CLI, in NFKC form."""
+"""Passwords beyond ASCII survive the SDK, the wire, the server and the CLI, in NFKC form.
+
+The SDK and the server's side run on the test kit's server (docs/testing.md); the CLI's reading
+of a password, on a server process and its ``ciam-server users verify-password``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import unicodedata
 import pytest
 
 from ciam_client import CiamClient, InvalidNewPasswordError, RecurrentPasswordError
+from ciam_server.testing import CiamTestServer, RegisteredUser
 
 from .conftest import DEFAULT_PASSWORD, Server, User, api_error
 
@@ -26,6 +31,18 @@ def reset(server: Server, ciam: CiamClient, user: User, password: str) -> None:
     )
 
 
+def kit_reset(
+    server: CiamTestServer, ciam: CiamClient, user: RegisteredUser, password: str
+) -> None:
+    sent = ciam.send_otp(email=user.email)
+    ciam.reset_user_password(
+        email=user.email,
+        otp=server.last_code(user.email).code,
+        otp_token=sent.otp_token,
+        password=password,
+    )
+
+
 @pytest.mark.parametrize(
     "password",
     [
@@ -36,12 +53,12 @@ def reset(server: Server, ciam: CiamClient, user: User, password: str) -> None:
     ],
 )
 def test_a_unicode_password(
-    server: Server, ciam: CiamClient, new_user: User, password: str
+    ciam_test_server: CiamTestServer, kit_ciam: CiamClient, kit_user: RegisteredUser, password: str
 ) -> None:
-    reset(server, ciam, new_user, password)
+    kit_reset(ciam_test_server, kit_ciam, kit_user, password)
 
-    assert server.password_matches(new_user, password)
-    assert not server.password_matches(new_user, DEFAULT_PASSWORD)
+    assert ciam_test_server.password_matches(kit_user.email, password)
+    assert not ciam_test_server.password_matches(kit_user.email, DEFAULT_PASSWORD)
 
 
 def test_a_fullwidth_password_is_its_nfkc_ascii_form(
@@ -59,31 +76,31 @@ def test_a_fullwidth_password_is_its_nfkc_ascii_form(
 
 
 def test_the_current_password_in_fullwidth_is_the_current_password(
-    server: Server, ciam: CiamClient, new_user: User
+    ciam_test_server: CiamTestServer, kit_ciam: CiamClient, kit_user: RegisteredUser
 ) -> None:
-    sent = ciam.send_otp(email=new_user.email)
+    sent = kit_ciam.send_otp(email=kit_user.email)
 
     with api_error(RecurrentPasswordError, status=400, code="recurrent_password"):
-        ciam.reset_user_password(
-            email=new_user.email,
-            otp=server.last_code(new_user.email),
+        kit_ciam.reset_user_password(
+            email=kit_user.email,
+            otp=ciam_test_server.last_code(kit_user.email).code,
             otp_token=sent.otp_token,
             password=fullwidth(DEFAULT_PASSWORD),
         )
 
 
 def test_the_length_rule_counts_code_points_after_nfkc(
-    server: Server, ciam: CiamClient, new_user: User
+    ciam_test_server: CiamTestServer, kit_ciam: CiamClient, kit_user: RegisteredUser
 ) -> None:
     # "㎏" (U+338F) is one code point but "kg" after NFKC: 4 of them make 8 characters.
-    sent = ciam.send_otp(email=new_user.email)
-    code = server.last_code(new_user.email)
+    sent = kit_ciam.send_otp(email=kit_user.email)
+    code = ciam_test_server.last_code(kit_user.email).code
     with api_error(InvalidNewPasswordError, status=400, code="invalid_new_password"):
-        ciam.reset_user_password(
-            email=new_user.email, otp=code, otp_token=sent.otp_token, password="日本語パスワ"
+        kit_ciam.reset_user_password(
+            email=kit_user.email, otp=code, otp_token=sent.otp_token, password="日本語パスワ"
         )
 
-    ciam.reset_user_password(
-        email=new_user.email, otp=code, otp_token=sent.otp_token, password="㎏㎏㎏㎏"
+    kit_ciam.reset_user_password(
+        email=kit_user.email, otp=code, otp_token=sent.otp_token, password="㎏㎏㎏㎏"
     )
-    assert server.password_matches(new_user, "kgkgkgkg")
+    assert ciam_test_server.password_matches(kit_user.email, "kgkgkgkg")
