@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Connection, Engine, event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported by the functions that migrate, not here: the admin commands and the server
+# import this module, and most of them never migrate; Alembic's import is a large part of a
+# command's start.
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 """How long an SQLite connection waits for another one's write transaction to end."""
@@ -79,6 +82,8 @@ def _configure_sqlite_connections(engine: Engine) -> None:
 
 def _alembic_config() -> Config:
     """Alembic's configuration, built in code: no ``alembic.ini`` is needed."""
+    from alembic.config import Config  # noqa: PLC0415 - see the note on the imports
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     return config
@@ -100,6 +105,8 @@ async def upgrade(url: str) -> None:
 
 
 def _upgrade_to_head(connection: Connection) -> None:
+    from alembic import command  # noqa: PLC0415 - see the note on the imports
+
     config = _alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
@@ -120,6 +127,8 @@ async def pending_migrations(url: str) -> bool:
             current = await connection.run_sync(_current_heads)
     finally:
         await engine.dispose()
+    from alembic.script import ScriptDirectory  # noqa: PLC0415 - see the note on the imports
+
     heads = ScriptDirectory.from_config(_alembic_config()).get_heads()
     return set(current) != set(heads)
 
@@ -135,4 +144,6 @@ def _sqlite_file(url: URL) -> Path | None:
 
 
 def _current_heads(connection: Connection) -> tuple[str, ...]:
+    from alembic.runtime.migration import MigrationContext  # noqa: PLC0415 - as above
+
     return MigrationContext.configure(connection).get_current_heads()
