@@ -4,8 +4,6 @@ the sync and the async client alike."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
 import pytest
 
 from ciam_client import (
@@ -25,43 +23,6 @@ NEW_PASSWORD = "Lantern-harbour-58"
 
 def email(user: RegisteredUser) -> str:
     return user.email
-
-
-@pytest.fixture
-def user(ciam_test_server: CiamTestServer) -> RegisteredUser:
-    return ciam_test_server.create_user()
-
-
-@pytest.fixture
-def ciam(ciam_test_server: CiamTestServer) -> Iterator[CiamClient]:
-    app = ciam_test_server.create_application("web")
-    with (
-        ciam_test_server.http_client() as http,
-        CiamClient(
-            base_url=ciam_test_server.transport_url,
-            client_id=app.client_id,
-            client_secret=app.client_secret,
-            http_client=http,
-            max_retries=0,
-        ) as client,
-    ):
-        yield client
-
-
-@pytest.fixture
-async def async_ciam(ciam_test_server: CiamTestServer) -> AsyncIterator[AsyncCiamClient]:
-    app = ciam_test_server.create_application("web")
-    async with (
-        ciam_test_server.async_http_client() as http,
-        AsyncCiamClient(
-            base_url=ciam_test_server.transport_url,
-            client_id=app.client_id,
-            client_secret=app.client_secret,
-            http_client=http,
-            max_retries=0,
-        ) as client,
-    ):
-        yield client
 
 
 def test_a_reset(ciam_test_server: CiamTestServer, ciam: CiamClient, user: RegisteredUser) -> None:

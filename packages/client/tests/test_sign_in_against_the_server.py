@@ -3,7 +3,6 @@ expires tokens and ends locks without waiting."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -17,27 +16,6 @@ from ciam_client import (
 from ciam_server.testing import CiamTestServer, PasswordChangedNotice, RegisteredUser
 
 NEW_PASSWORD = "Lantern-harbour-58"
-
-
-@pytest.fixture
-def user(ciam_test_server: CiamTestServer) -> RegisteredUser:
-    return ciam_test_server.create_user()
-
-
-@pytest.fixture
-def ciam(ciam_test_server: CiamTestServer) -> Iterator[CiamClient]:
-    app = ciam_test_server.create_application("web")
-    with (
-        ciam_test_server.http_client() as http,
-        CiamClient(
-            base_url=ciam_test_server.transport_url,
-            client_id=app.client_id,
-            client_secret=app.client_secret,
-            http_client=http,
-            max_retries=0,
-        ) as client,
-    ):
-        yield client
 
 
 def test_an_access_token_expires_and_a_refresh_rotates(
