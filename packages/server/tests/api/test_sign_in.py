@@ -3,6 +3,7 @@ discovery and the JWKS, with their errors."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,9 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from ciam_server.app import create_app, key_ring, utc_now
+from ciam_server.domain.signing import KEY_RELOAD_INTERVAL
 from ciam_server.store import SqlStore
+from ciam_server.testing import ManualClock
 
 from .support import (
     EMAIL,
@@ -347,6 +350,24 @@ async def test_keys_survive_a_restart_and_a_rotation_keeps_the_old_key_published
         jwt.decode(fresh, KeySet.import_key_set({"keys": published})).header["kid"]
         != (jwt.decode(access, KeySet.import_key_set({"keys": published})).header["kid"])
     )
+
+
+async def test_a_replaced_key_leaves_the_jwks_once_its_tokens_have_expired(
+    client: Client, store: SqlStore, database_url: str, outbox: Path
+) -> None:
+    await tokens(client)  # the first key
+    settings = make_settings(database_url, outbox, issuer=ISSUER)
+    await key_ring(settings, store, settings.secret_key_bytes(), utc_now).rotate()
+    window = timedelta(seconds=settings.access_token_ttl) + 2 * KEY_RELOAD_INTERVAL
+    published = []
+    for later in (window - timedelta(seconds=5), window + timedelta(seconds=5)):
+        clock = ManualClock(datetime.now(UTC) + later)
+        async with AsyncTestClient(app=create_app(settings, clock=clock)) as app:
+            published.append((await app.get("/.well-known/jwks.json")).json()["keys"])
+
+    assert len(published[0]) == 2  # tokens the old key signed may still be live
+    assert len(published[1]) == 1
+    assert published[1][0]["kid"] in {key["kid"] for key in published[0]}
 
 
 async def argon2_operations(client: Client) -> float:
