@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Insert, insert, select
+from sqlalchemy import insert, select
 
 from ciam_server.domain.models import AuditAction, AuditEvent, Channel
 from ciam_server.store.repository import Repository
@@ -18,14 +18,17 @@ from ciam_server.store.tables import (
 
 _EVENTS = Base.metadata.tables[AuditEventRow.__tablename__]
 
+INSERT_EVENT = insert(_EVENTS)
+"""Record an event (parameters: the row of :func:`event_row`)."""
+
 
 class AuditEvents(Repository):
     async def record_audit_event(self, event: AuditEvent) -> None:
-        """Insert the event, in a transaction of its own (see :func:`insert_event` for what is
+        """Insert the event, in a transaction of its own (see :func:`event_row` for what is
         refused)."""
-        statement = insert_event(event)
+        row = event_row(event)
         async with self._engine.begin() as connection:
-            await connection.execute(statement)
+            await connection.execute(INSERT_EVENT, row)
 
     async def audit_events(
         self, *, limit: int = 100, identifier: str | None = None
@@ -54,8 +57,9 @@ class AuditEvents(Repository):
             ]
 
 
-def insert_event(event: AuditEvent) -> Insert:
-    """The INSERT of ``event``, for a transaction of its own or of the write it records.
+def event_row(event: AuditEvent) -> dict[str, Any]:
+    """The row of ``event``, for :data:`INSERT_EVENT` in a transaction of its own or of the
+    write it records.
 
     Raises :class:`ValueError`, on every engine alike, for what PostgreSQL would refuse and
     SQLite would keep: an ``action``, ``request_id`` or ``client_ip`` longer than its column, a
@@ -81,4 +85,4 @@ def insert_event(event: AuditEvent) -> Insert:
     for name, value in values.items():
         if isinstance(value, str) and "\0" in value:
             raise ValueError(f"audit event {name} holds a NUL character")
-    return insert(_EVENTS).values(values)
+    return values

@@ -7,6 +7,9 @@ transaction begins IMMEDIATE). On PostgreSQL both take a transaction-scoped advi
 the channel and identifier before counting, and a send under an application quota one on the
 application and channel too: concurrent writes that could decide each other's limits queue, on
 every server instance alike.
+
+The statements are built once, with bound parameters: building a statement and the key under
+which SQLAlchemy caches its compiled form costs more than running it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, bindparam, func, insert, select, update
+from sqlalchemy import BigInteger, Integer, Row, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ciam_server.domain.models import (
@@ -28,7 +31,7 @@ from ciam_server.domain.models import (
     RefusalReason,
     SendLimits,
 )
-from ciam_server.store.audit import insert_event
+from ciam_server.store.audit import INSERT_EVENT, event_row
 from ciam_server.store.repository import Repository
 from ciam_server.store.tables import Base, OtpChallengeRow
 
@@ -37,7 +40,67 @@ DAY = timedelta(hours=24)
 
 _CHALLENGES = Base.metadata.tables[OtpChallengeRow.__tablename__]
 _LIVE = (_CHALLENGES.c.consumed_at.is_(None), _CHALLENGES.c.retired_at.is_(None))
+_ADDRESS = (
+    _CHALLENGES.c.channel == bindparam("channel"),
+    _CHALLENGES.c.identifier == bindparam("identifier"),
+)
 _ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+
+_BY_TOKEN = select(_CHALLENGES).where(_CHALLENGES.c.token_hash == bindparam("token_hash"))
+_INSERT = insert(_CHALLENGES).returning(_CHALLENGES.c.id)
+"""Store a challenge (parameters: its columns); its id."""
+# An UPDATE's parameters cannot take the names of the columns it sets.
+_RETIRE_LIVE = (
+    update(_CHALLENGES)
+    .where(
+        _CHALLENGES.c.usage == bindparam("of_usage"),
+        _CHALLENGES.c.channel == bindparam("of_channel"),
+        _CHALLENGES.c.identifier == bindparam("of_identifier"),
+        *_LIVE,
+    )
+    .values(retired_at=bindparam("now"))
+)
+_RETIRE_ONE = (
+    update(_CHALLENGES)
+    .where(_CHALLENGES.c.id == bindparam("challenge_id"), *_LIVE)
+    .values(retired_at=bindparam("now"))
+)
+_RESERVE = (
+    update(_CHALLENGES)
+    .where(
+        _CHALLENGES.c.id == bindparam("challenge_id"),
+        _CHALLENGES.c.attempts < bindparam("max_attempts"),
+        *_LIVE,
+    )
+    .values(attempts=_CHALLENGES.c.attempts + 1)
+)
+_RELEASE = (
+    update(_CHALLENGES)
+    .where(_CHALLENGES.c.id == bindparam("challenge_id"), _CHALLENGES.c.attempts > 0)
+    .values(attempts=_CHALLENGES.c.attempts - 1)
+)
+_NTH_NEWEST_OF_APPLICATION = (
+    select(_CHALLENGES.c.created_at)
+    .where(
+        _CHALLENGES.c.client_id == bindparam("client_id"),
+        _CHALLENGES.c.channel == bindparam("channel"),
+        _CHALLENGES.c.created_at > bindparam("after"),
+    )
+    .order_by(_CHALLENGES.c.created_at.desc(), _CHALLENGES.c.id.desc())
+    .offset(bindparam("skip", type_=Integer))
+    .limit(1)
+)
+_NEWEST_OF_ADDRESS = (
+    select(_CHALLENGES.c.created_at)
+    .where(*_ADDRESS, _CHALLENGES.c.created_at > bindparam("after"))
+    .order_by(_CHALLENGES.c.created_at.desc(), _CHALLENGES.c.id.desc())
+    .limit(bindparam("count", type_=Integer))
+)
+_FAILED_OF_ADDRESS = (
+    select(_CHALLENGES.c.created_at, _CHALLENGES.c.attempts)
+    .where(*_ADDRESS, _CHALLENGES.c.created_at > bindparam("after"), _CHALLENGES.c.attempts > 0)
+    .order_by(_CHALLENGES.c.created_at, _CHALLENGES.c.id)
+)
 
 
 class Challenges(Repository):
@@ -56,7 +119,7 @@ class Challenges(Repository):
         ``failure_window``). A refusal's ``retry_after`` is the whole number of seconds, rounded
         up and at least 1, until the challenge that decides it leaves its window.
         """
-        audit_insert = None if audit is None else insert_event(audit)  # checked before writing
+        audit_row = None if audit is None else event_row(audit)  # checked before writing
         async with self._engine.begin() as connection:
             if self._on_postgresql:
                 names = [_address_lock(challenge.channel, challenge.identifier)]
@@ -67,51 +130,44 @@ class Challenges(Repository):
             if refusal is not None:
                 return refusal
             await connection.execute(
-                update(_CHALLENGES)
-                .where(
-                    _CHALLENGES.c.usage == challenge.usage,
-                    _CHALLENGES.c.channel == challenge.channel.value,
-                    _CHALLENGES.c.identifier == challenge.identifier,
-                    *_LIVE,
-                )
-                .values(retired_at=challenge.created_at)
+                _RETIRE_LIVE,
+                {
+                    "of_usage": challenge.usage,
+                    "of_channel": challenge.channel.value,
+                    "of_identifier": challenge.identifier,
+                    "now": challenge.created_at,
+                },
             )
             added = await connection.execute(
-                insert(_CHALLENGES)
-                .values(
-                    client_id=challenge.client_id,
-                    usage=challenge.usage,
-                    channel=challenge.channel.value,
-                    identifier=challenge.identifier,
-                    token_hash=challenge.token_hash,
-                    code_hash=challenge.code_hash,
-                    created_at=challenge.created_at,
-                    code_expires_at=challenge.code_expires_at,
-                    token_expires_at=challenge.token_expires_at,
-                )
-                .returning(_CHALLENGES.c.id)
+                _INSERT,
+                {
+                    "client_id": challenge.client_id,
+                    "usage": challenge.usage,
+                    "channel": challenge.channel.value,
+                    "identifier": challenge.identifier,
+                    "token_hash": challenge.token_hash,
+                    "code_hash": challenge.code_hash,
+                    "created_at": challenge.created_at,
+                    "code_expires_at": challenge.code_expires_at,
+                    "token_expires_at": challenge.token_expires_at,
+                    "attempts": 0,
+                },
             )
             challenge_id: int = added.scalar_one()
-            if audit_insert is not None:
-                await connection.execute(audit_insert)
+            if audit_row is not None:
+                await connection.execute(INSERT_EVENT, audit_row)
         return challenge_id
 
     async def retire_challenge(self, challenge_id: int, now: datetime) -> None:
         """Make a challenge unusable (its code could not be delivered), unless it is consumed
         or retired already."""
-        statement = (
-            update(_CHALLENGES)
-            .where(_CHALLENGES.c.id == challenge_id, *_LIVE)
-            .values(retired_at=now)
-        )
         async with self._engine.begin() as connection:
-            await connection.execute(statement)
+            await connection.execute(_RETIRE_ONE, {"challenge_id": challenge_id, "now": now})
 
     async def find_challenge(self, token_hash: str) -> Challenge | None:
         """The challenge whose token hashes to ``token_hash``."""
-        statement = select(_CHALLENGES).where(_CHALLENGES.c.token_hash == token_hash)
         async with self._engine.begin() as connection:
-            row = (await connection.execute(statement)).first()
+            row = (await connection.execute(_BY_TOKEN, {"token_hash": token_hash})).first()
         return None if row is None else _challenge(row)
 
     async def reserve_attempt(
@@ -126,7 +182,7 @@ class Challenges(Repository):
         fewer than ``limits.failure_limit`` attempts over the failure window; store ``audit``
         with it. True when counted. False (the challenge is used up) or a ``FAILURES`` refusal
         (the address is) when not; nothing is stored then."""
-        audit_insert = None if audit is None else insert_event(audit)
+        audit_row = None if audit is None else event_row(audit)
         async with self._engine.begin() as connection:
             if limits.failure_limit > 0:
                 address = _address_lock(challenge.channel, challenge.identifier)
@@ -142,29 +198,18 @@ class Challenges(Repository):
                 if refusal is not None:
                     return refusal
             counted = await connection.execute(
-                update(_CHALLENGES)
-                .where(
-                    _CHALLENGES.c.id == challenge.id,
-                    _CHALLENGES.c.attempts < limits.max_attempts,
-                    *_LIVE,
-                )
-                .values(attempts=_CHALLENGES.c.attempts + 1)
+                _RESERVE, {"challenge_id": challenge.id, "max_attempts": limits.max_attempts}
             )
             if counted.rowcount != 1:
                 return False
-            if audit_insert is not None:
-                await connection.execute(audit_insert)
+            if audit_row is not None:
+                await connection.execute(INSERT_EVENT, audit_row)
         return True
 
     async def release_attempt(self, challenge_id: int) -> None:
         """Give back an attempt reserved for a check that found the right code."""
-        statement = (
-            update(_CHALLENGES)
-            .where(_CHALLENGES.c.id == challenge_id, _CHALLENGES.c.attempts > 0)
-            .values(attempts=_CHALLENGES.c.attempts - 1)
-        )
         async with self._engine.begin() as connection:
-            await connection.execute(statement)
+            await connection.execute(_RELEASE, {"challenge_id": challenge_id})
 
 
 def _address_lock(channel: Channel, identifier: str) -> str:
@@ -196,15 +241,13 @@ async def _send_refusal(
             # No challenge's leaving makes room: retry when a whole window has passed.
             return Refusal(reason=RefusalReason.APP_QUOTA, retry_after=_seconds(DAY))
         nth_newest = await connection.scalar(
-            select(_CHALLENGES.c.created_at)
-            .where(
-                _CHALLENGES.c.client_id == challenge.client_id,
-                _CHALLENGES.c.channel == channel.value,
-                _CHALLENGES.c.created_at > now - DAY,
-            )
-            .order_by(_CHALLENGES.c.created_at.desc(), _CHALLENGES.c.id.desc())
-            .offset(quota - 1)
-            .limit(1)
+            _NTH_NEWEST_OF_APPLICATION,
+            {
+                "client_id": challenge.client_id,
+                "channel": channel.value,
+                "after": now - DAY,
+                "skip": quota - 1,
+            },
         )
         if nth_newest is not None:
             return _refusal(RefusalReason.APP_QUOTA, nth_newest + DAY - now)
@@ -233,14 +276,13 @@ async def _address_refusal(
     window = max(interval or timedelta(0), DAY if daily is not None else timedelta(0))
     newest: list[datetime] = list(
         await connection.scalars(
-            select(_CHALLENGES.c.created_at)
-            .where(
-                _CHALLENGES.c.channel == challenge.channel.value,
-                _CHALLENGES.c.identifier == challenge.identifier,
-                _CHALLENGES.c.created_at > now - window,
-            )
-            .order_by(_CHALLENGES.c.created_at.desc(), _CHALLENGES.c.id.desc())
-            .limit(daily or 1)
+            _NEWEST_OF_ADDRESS,
+            {
+                "channel": challenge.channel.value,
+                "identifier": challenge.identifier,
+                "after": now - window,
+                "count": daily or 1,
+            },
         )
     )
     if interval is not None and newest and newest[0] > now - interval:
@@ -264,14 +306,12 @@ async def _failures_refusal(
     ``retry_after``."""
     failed = (
         await connection.execute(
-            select(_CHALLENGES.c.created_at, _CHALLENGES.c.attempts)
-            .where(
-                _CHALLENGES.c.channel == address.channel.value,
-                _CHALLENGES.c.identifier == address.identifier,
-                _CHALLENGES.c.created_at > now - window,
-                _CHALLENGES.c.attempts > 0,
-            )
-            .order_by(_CHALLENGES.c.created_at, _CHALLENGES.c.id)
+            _FAILED_OF_ADDRESS,
+            {
+                "channel": address.channel.value,
+                "identifier": address.identifier,
+                "after": now - window,
+            },
         )
     ).all()
     total = sum(attempts for _, attempts in failed)
